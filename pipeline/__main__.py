@@ -19,6 +19,7 @@ STEPS = {
     "young_adults": "pipeline.young_adults",
     "export": "pipeline.export",
     "maps": "pipeline.maps",
+    "geography": "pipeline.geography",
     "validate_config": "pipeline.config",
 }
 

@@ -1,0 +1,348 @@
+# Overerfbare armoede in de Veenkoloniën: from CBS Remote Access files to released tables and maps.
+# Every step is `python -m pipeline <step>`; this file only wires them. See README.md.
+import json
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("8.20")
+
+configfile: "config/config.yaml"
+validate(config, "config/schema.yaml")
+
+sys.path.insert(0, workflow.basedir)
+from pipeline.io import discover, newest, pick_per_key  # noqa: E402
+
+# ----------------------------------------------------------------------------- helpers
+PY = sys.executable
+RAW = config["raw_root"]
+SYN = config["synthetic"]
+GEO = config["geography"]
+Y = GEO["target_year"]
+P = "data/processed"
+T = "reports/tables"
+LEVELS = ["buurt", "wijk", "gemeente", "region"]
+REGION = config["region"]["gemeenten"]
+REGION_NAME = config["region"]["name"]
+
+
+def raw_ready():
+    """With synthetic data on, the raw tree exists only after the synthesize checkpoint."""
+    if SYN["enabled"]:
+        checkpoints.synthesize.get()
+
+
+def raw_table(table):
+    raw_ready()
+    spec = config["files"][table]
+    return str(newest(discover(RAW, dirs=spec["dirs"], pattern=spec["pattern"]), table=table,
+                      where=f"{RAW}/{'|'.join(spec['dirs'])}"))
+
+
+def yearly(table):
+    spec = config["files"][table]
+    return pick_per_key(discover(RAW, dirs=spec["dirs"], pattern=spec["pattern"]))
+
+
+def income_years():
+    """Income years with both an INHATAB and a KOPPELPERSOONHUISHOUDEN file (or those configured)."""
+    raw_ready()
+    on_disk = sorted(set(yearly("income")) & set(yearly("koppel")))
+    wanted = config.get("income_years")
+    if wanted:
+        missing = sorted(set(wanted) - set(on_disk))
+        if missing:
+            raise ValueError(f"income years {missing} configured but INHATAB/KOPPELPERSOONHUISHOUDEN files "
+                             f"for them are not under {RAW}")
+        return sorted(wanted)
+    if not on_disk:
+        raise ValueError(f"no income year has both INHATAB and KOPPELPERSOONHUISHOUDEN files under {RAW}")
+    return on_disk
+
+
+def person_years(wildcards):
+    return [f"{P}/household/person_year_{y}.parquet" for y in income_years()]
+
+
+def attrition_files(wildcards):
+    return ([f"{P}/household/attrition_{y}.csv" for y in income_years()]
+            + [f"{P}/cohort/attrition.csv", f"{P}/upbringing/attrition.csv", f"{P}/status/attrition.csv",
+               f"{P}/young_adults/attrition.csv"])
+
+
+def boundaries(wildcards):
+    raw_ready()
+    return GEO["boundaries"]
+
+
+def src(step):
+    return workflow.source_path(f"pipeline/{step}.py")
+
+
+wildcard_constraints:
+    table="persons|parents|addresses|areas",
+    ytable="income|koppel",
+    year=r"\d{4}",
+
+
+# ----------------------------------------------------------------------------- rules
+rule all:
+    input:
+        expand(f"{T}/transmission_{{level}}.csv", level=LEVELS),
+        expand(f"{T}/young_adults_{{level}}.csv", level=["gemeente", "wijk", "region"]),
+        f"{T}/attrition.csv",
+        "reports/output_check.json",
+        expand("figures/outflow_{level}.{ext}", level=["buurt", "wijk", "gemeente"], ext=["png", "pdf"]),
+        "figures/outflow_kaart.html",
+
+
+if SYN["enabled"]:
+
+    checkpoint synthesize:
+        output:
+            directory(SYN["out_dir"]),
+        params:
+            persons=SYN.get("persons", 350000),
+            seed=SYN.get("seed", 1),
+            first=SYN.get("first_year", 2011),
+            last=SYN.get("last_year", 2023),
+            target=Y,
+        log:
+            "logs/synthesize.log",
+        benchmark:
+            "benchmarks/synthesize.tsv"
+        shell:
+            "{PY:q} -m pipeline synthesize --out {output:q} --persons {params.persons} --seed {params.seed}"
+            " --first-year {params.first} --last-year {params.last} --target-year {params.target} 2> {log:q}"
+
+
+rule ingest:
+    input:
+        source=lambda wc: raw_table(wc.table),
+        code=src("ingest"),
+    output:
+        f"{P}/ingest/{{table}}.parquet",
+    params:
+        target_year=Y,
+    log:
+        "logs/ingest_{table}.log",
+    benchmark:
+        "benchmarks/ingest_{table}.tsv"
+    shell:
+        "{PY:q} -m pipeline ingest --table {wildcards.table} --source {input.source:q} --out {output:q}"
+        " --target-year {params.target_year} 2> {log:q}"
+
+
+rule ingest_year:
+    input:
+        source=lambda wc: (raw_ready(), str(yearly(wc.ytable)[int(wc.year)]))[1],
+        code=src("ingest"),
+    output:
+        f"{P}/ingest/{{ytable}}_{{year}}.parquet",
+    log:
+        "logs/ingest_{ytable}_{year}.log",
+    benchmark:
+        "benchmarks/ingest_{ytable}_{year}.tsv"
+    shell:
+        "{PY:q} -m pipeline ingest --table {wildcards.ytable} --source {input.source:q} --out {output:q} 2> {log:q}"
+
+
+rule household:
+    input:
+        income=f"{P}/ingest/income_{{year}}.parquet",
+        koppel=f"{P}/ingest/koppel_{{year}}.parquet",
+        code=src("household"),
+    output:
+        person_year=f"{P}/household/person_year_{{year}}.parquet",
+        attrition=f"{P}/household/attrition_{{year}}.csv",
+    log:
+        "logs/household_{year}.log",
+    benchmark:
+        "benchmarks/household_{year}.tsv"
+    shell:
+        "{PY:q} -m pipeline household --income {input.income:q} --koppel {input.koppel:q} --year {wildcards.year}"
+        " --out {output.person_year:q} --attrition {output.attrition:q} 2> {log:q}"
+
+
+rule cohort:
+    input:
+        persons=f"{P}/ingest/persons.parquet",
+        parents=f"{P}/ingest/parents.parquet",
+        code=src("cohort"),
+    output:
+        children=f"{P}/cohort/children.parquet",
+        attrition=f"{P}/cohort/attrition.csv",
+    params:
+        years=config["cohort"]["birth_years"],
+        both="--require-both-parents" if config["cohort"]["require_both_parents"] else "",
+        gap=config["cohort"]["min_parent_age_gap"],
+    log:
+        "logs/cohort.log",
+    benchmark:
+        "benchmarks/cohort.tsv"
+    shell:
+        "{PY:q} -m pipeline cohort --persons {input.persons:q} --parents {input.parents:q}"
+        " --birth-years {params.years[0]} {params.years[1]} {params.both} --min-parent-age-gap {params.gap}"
+        " --out {output.children:q} --attrition {output.attrition:q} 2> {log:q}"
+
+
+rule upbringing:
+    input:
+        children=f"{P}/cohort/children.parquet",
+        addresses=f"{P}/ingest/addresses.parquet",
+        areas=f"{P}/ingest/areas.parquet",
+        code=src("upbringing"),
+    output:
+        children=f"{P}/upbringing/children_area.parquet",
+        attrition=f"{P}/upbringing/attrition.csv",
+    params:
+        region=REGION,
+        age=config["upbringing"]["reference_age"],
+    log:
+        "logs/upbringing.log",
+    benchmark:
+        "benchmarks/upbringing.tsv"
+    shell:
+        "{PY:q} -m pipeline upbringing --children {input.children:q} --addresses {input.addresses:q}"
+        " --areas {input.areas:q} --region {params.region} --reference-age {params.age}"
+        " --out {output.children:q} --attrition {output.attrition:q} 2> {log:q}"
+
+
+rule status:
+    input:
+        children=f"{P}/upbringing/children_area.parquet",
+        person_years=person_years,
+        code=src("status"),
+    output:
+        statuses=f"{P}/status/statuses.parquet",
+        attrition=f"{P}/status/attrition.csv",
+    params:
+        w=config["windows"],
+    log:
+        "logs/status.log",
+    benchmark:
+        "benchmarks/status.tsv"
+    shell:
+        "{PY:q} -m pipeline status --children {input.children:q} --person-years {input.person_years:q}"
+        " --parents-ages {params.w[parents_ages][0]} {params.w[parents_ages][1]}"
+        " --parents-min-valid-years {params.w[parents_min_valid_years]}"
+        " --child-ages {params.w[child_ages][0]} {params.w[child_ages][1]}"
+        " --child-min-valid-years {params.w[child_min_valid_years]} --poor-share {params.w[poor_share]}"
+        " --out {output.statuses:q} --attrition {output.attrition:q} 2> {log:q}"
+
+
+rule measures:
+    input:
+        statuses=f"{P}/status/statuses.parquet",
+        code=src("measures"),
+    output:
+        expand(f"{P}/measures/measures_{{level}}.parquet", level=LEVELS),
+    params:
+        region_name=REGION_NAME,
+        out_dir=f"{P}/measures",
+    log:
+        "logs/measures.log",
+    benchmark:
+        "benchmarks/measures.tsv"
+    shell:
+        "{PY:q} -m pipeline measures --statuses {input.statuses:q} --region-name {params.region_name:q}"
+        " --out-dir {params.out_dir:q} 2> {log:q}"
+
+
+rule young_adults:
+    input:
+        persons=f"{P}/ingest/persons.parquet",
+        parents=f"{P}/ingest/parents.parquet",
+        addresses=f"{P}/ingest/addresses.parquet",
+        areas=f"{P}/ingest/areas.parquet",
+        person_years=person_years,
+        code=src("young_adults"),
+    output:
+        expand(f"{P}/young_adults/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
+        f"{P}/young_adults/young_adults_persons.parquet",
+        attrition=f"{P}/young_adults/attrition.csv",
+    params:
+        ages=config["young_adults"]["ages"],
+        gap=config["cohort"]["min_parent_age_gap"],
+        region=REGION,
+        region_name=REGION_NAME,
+        out_dir=f"{P}/young_adults",
+    log:
+        "logs/young_adults.log",
+    benchmark:
+        "benchmarks/young_adults.tsv"
+    shell:
+        "{PY:q} -m pipeline young_adults --persons {input.persons:q} --parents {input.parents:q}"
+        " --addresses {input.addresses:q} --areas {input.areas:q} --person-years {input.person_years:q}"
+        " --ages {params.ages[0]} {params.ages[1]} --min-parent-age-gap {params.gap}"
+        " --region {params.region} --region-name {params.region_name:q} --out-dir {params.out_dir:q}"
+        " --attrition {output.attrition:q} 2> {log:q}"
+
+
+rule geography:
+    input:
+        boundaries=boundaries,
+        code=src("geography"),
+    output:
+        f"{P}/geography/areas.parquet",
+    params:
+        layers=json.dumps(GEO["layers"]),
+        columns=json.dumps(GEO["columns"]),
+        region=REGION,
+    log:
+        "logs/geography.log",
+    benchmark:
+        "benchmarks/geography.tsv"
+    shell:
+        "{PY:q} -m pipeline geography --boundaries {input.boundaries:q} --layers {params.layers:q}"
+        " --columns {params.columns:q} --region {params.region} --out {output:q} 2> {log:q}"
+
+
+rule export:
+    input:
+        measures=expand(f"{P}/measures/measures_{{level}}.parquet", level=LEVELS),
+        young_adults=expand(f"{P}/young_adults/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
+        areas=f"{P}/geography/areas.parquet",
+        attrition=attrition_files,
+        code=[src("export"), src("disclosure")],
+    output:
+        expand(f"{T}/transmission_{{level}}.csv", level=LEVELS),
+        expand(f"{T}/young_adults_{{level}}.csv", level=["gemeente", "wijk", "region"]),
+        f"{T}/attrition.csv",
+        check_json="reports/output_check.json",
+        check_md="reports/output_check.md",
+    params:
+        d=config["disclosure"],
+        rounding=config["disclosure"]["round_counts_to"] or 0,
+        region_name=REGION_NAME,
+        synthetic="--synthetic" if SYN["enabled"] else "",
+    log:
+        "logs/export.log",
+    benchmark:
+        "benchmarks/export.tsv"
+    shell:
+        "{PY:q} -m pipeline export --measures-dir {P}/measures --young-adults-dir {P}/young_adults"
+        " --areas {input.areas:q} --attrition {input.attrition:q} --region-name {params.region_name:q}"
+        " --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
+        " --round-counts-to {params.rounding} {params.synthetic} --tables-dir {T}"
+        " --check-json {output.check_json:q} --check-md {output.check_md:q} 2> {log:q}"
+
+
+rule maps:
+    input:
+        tables=expand(f"{T}/transmission_{{level}}.csv", level=LEVELS),
+        check="reports/output_check.json",
+        areas=f"{P}/geography/areas.parquet",
+        code=src("maps"),
+    output:
+        expand("figures/outflow_{level}.{ext}", level=["buurt", "wijk", "gemeente"], ext=["png", "pdf"]),
+        "figures/outflow_kaart.html",
+    params:
+        synthetic="--synthetic" if SYN["enabled"] else "--no-synthetic",
+    log:
+        "logs/maps.log",
+    benchmark:
+        "benchmarks/maps.tsv"
+    shell:
+        "{PY:q} -m pipeline maps --areas {input.areas:q} --tables-dir {T} --out-dir figures --measure outflow"
+        " {params.synthetic} 2> {log:q}"

@@ -1,0 +1,125 @@
+"""Children and their parents (methodology §2)."""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from . import io
+
+KEY = ["RINPERSOONS", "RINPERSOON"]
+_EMPTY_RIN = r"\s*-*\s*"
+
+
+def clean_persons(persons: pd.DataFrame, *, attrition: io.Attrition | None = None) -> pd.DataFrame:
+    """Persons with RINPERSOONS "R", one row per RIN, birth year and month as numbers.
+
+    Unknown year ("----") or month ("--") become NaN; the birth day is not used (CBS sets it to 01).
+    """
+    att = attrition or io.Attrition("cohort")
+    n0 = len(persons)
+    p = persons[persons["RINPERSOONS"] == "R"]
+    att.record("persons with RINPERSOONS R (in GBA/BRP)", before=n0, after=len(p))
+    n1 = len(p)
+    p = p[~p.duplicated("RINPERSOON", keep=False)]
+    att.record("persons with one GBAPERSOONTAB row", before=n1, after=len(p))
+    year = pd.to_numeric(p["GBAGEBOORTEJAAR"].where(p["GBAGEBOORTEJAAR"].str.fullmatch(r"\d{4}"), None),
+                         errors="coerce")
+    month = pd.to_numeric(p["GBAGEBOORTEMAAND"].where(p["GBAGEBOORTEMAAND"].str.fullmatch(r"\d{1,2}"), None),
+                          errors="coerce")
+    month = month.where(month.between(1, 12))
+    out = pd.DataFrame({"RINPERSOONS": p["RINPERSOONS"].to_numpy(), "RINPERSOON": p["RINPERSOON"].to_numpy(),
+                        "birth_year": year.to_numpy(dtype="float64"), "birth_month": month.to_numpy(dtype="float64")})
+    for c, default in (("GBAGESLACHT", "-"), ("GBAGENERATIE", "-")):
+        out[c.lower().replace("gba", "")] = p[c].to_numpy() if c in p.columns else default
+    return out.reset_index(drop=True)
+
+
+def link_parents(kids: pd.DataFrame, persons: pd.DataFrame, parents: pd.DataFrame, *, min_gap: int,
+                 attrition: io.Attrition | None = None) -> pd.DataFrame:
+    """Add the counted ``father`` and ``mother`` RIN (None when not counted) and ``n_parents``.
+
+    ``kids`` and ``persons`` come from :func:`clean_persons`. Exact duplicate KINDOUDERTAB rows
+    are dropped; a kid with two different rows is a conflict and leaves. A link counts when the
+    parent's RINPERSOONS is R, the RIN is not empty or dashes, differs from the kid's, and the
+    parent is in GBAPERSOONTAB born at least ``min_gap`` years before the kid (by month; an
+    unknown parent month is taken as December, so doubt never makes a parent older).
+    """
+    att = attrition or io.Attrition("cohort")
+    rows = parents[parents["RINPERSOONS"] == "R"]
+    rows = rows[rows["RINPERSOON"].isin(kids["RINPERSOON"])]
+    n0 = len(rows)
+    rows = rows.drop_duplicates()
+    att.record("KINDOUDERTAB rows of these persons after dropping exact duplicates", before=n0,
+               after=len(rows), unit="rows")
+    conflict = rows["RINPERSOON"].duplicated(keep=False)
+    conflicted = set(rows.loc[conflict, "RINPERSOON"])
+    rows = rows[~conflict]
+    n1 = len(kids)
+    kids = kids[~kids["RINPERSOON"].isin(conflicted)]
+    att.record("no conflicting KINDOUDERTAB rows", before=n1, after=len(kids))
+    out = io.checked_merge(kids, rows.drop(columns="RINPERSOONS"), on="RINPERSOON", how="left",
+                           validate="1:1", what="persons -> KINDOUDERTAB")
+    kid_m = out["birth_year"] * 12 + out["birth_month"]
+    born = persons.set_index("RINPERSOON")
+    born_m = born["birth_year"] * 12 + born["birth_month"].fillna(12)
+    for role, s_col, r_col in (("father", "RINPERSOONSpa", "RINPERSOONpa"),
+                               ("mother", "RINPERSOONSMa", "RINPERSOONMa")):
+        rin = out[r_col].astype(object)
+        present = rin.notna() & ~rin.fillna("").str.fullmatch(_EMPTY_RIN)
+        ok = present & (out[s_col] == "R") & (rin != out["RINPERSOON"])
+        pm = rin.map(born_m)
+        ok &= pm.notna() & (kid_m - pm >= min_gap * 12)
+        out[role] = rin.where(ok, None).astype(object)
+        io.log.info("%s links: %d present, %d counted (R, not self, in GBAPERSOONTAB, >= %d years older)",
+                    role, int(present.sum()), int(ok.sum()), min_gap)
+    out["n_parents"] = out["father"].notna().astype("int8") + out["mother"].notna().astype("int8")
+    return out.drop(columns=["RINPERSOONSpa", "RINPERSOONpa", "RINPERSOONSMa", "RINPERSOONMa"])
+
+
+def select_children(persons: pd.DataFrame, parents: pd.DataFrame, *, birth_years: tuple[int, int],
+                    require_both_parents: bool = False, min_parent_age_gap: int = 12,
+                    attrition: io.Attrition | None = None) -> pd.DataFrame:
+    """The cohort: R persons born in ``birth_years`` (inclusive) with a known birth month and at
+    least one counted parent (two with ``require_both_parents``)."""
+    att = attrition or io.Attrition("cohort")
+    people = clean_persons(persons, attrition=att)
+    n0 = len(people)
+    known = people["birth_year"].notna()
+    att.record("birth year known", before=n0, after=int(known.sum()))
+    lo, hi = birth_years
+    kids = people[known & people["birth_year"].between(lo, hi)]
+    att.record(f"born {lo}-{hi}", before=int(known.sum()), after=len(kids))
+    n1 = len(kids)
+    kids = kids[kids["birth_month"].notna()]
+    att.record("birth month known", before=n1, after=len(kids))
+    kids = link_parents(kids, people, parents, min_gap=min_parent_age_gap, attrition=att)
+    counts = kids["n_parents"].value_counts().reindex([0, 1, 2], fill_value=0)
+    io.log.info("children with 0/1/2 counted parents: %d/%d/%d", counts[0], counts[1], counts[2])
+    need = 2 if require_both_parents else 1
+    n2 = len(kids)
+    kids = kids[kids["n_parents"] >= need]
+    att.record(f"at least {need} counted parent(s)", before=n2, after=len(kids))
+    kids = kids.astype({"birth_year": "int16", "birth_month": "int8"})
+    return kids.reset_index(drop=True)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m pipeline cohort", description=__doc__)
+    ap.add_argument("--persons", required=True)
+    ap.add_argument("--parents", required=True)
+    ap.add_argument("--birth-years", type=int, nargs=2, required=True)
+    ap.add_argument("--require-both-parents", action="store_true")
+    ap.add_argument("--min-parent-age-gap", type=int, default=12)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--attrition", required=True)
+    a = ap.parse_args(argv)
+    io.setup_logging("cohort")
+    att = io.Attrition("cohort")
+    kids = select_children(io.read_parquet(a.persons), io.read_parquet(a.parents),
+                           birth_years=tuple(a.birth_years), require_both_parents=a.require_both_parents,
+                           min_parent_age_gap=a.min_parent_age_gap, attrition=att)
+    io.write_parquet(kids, a.out)
+    io.write_csv(att.frame(), a.attrition)
+    return 0

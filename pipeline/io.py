@@ -1,0 +1,313 @@
+"""All reading and writing: file discovery in the CBS tree, typed reads of .sav/.csv/.parquet,
+atomic Parquet/CSV/JSON writes and the step logger.
+
+Nothing else in the package opens a file, so the rules for names, versions, types and missing
+codes live in one place.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .errors import PipelineInputError
+
+log = logging.getLogger("pipeline")
+
+# Preference among files with the same base name: the .sav is the original CBS delivery.
+_SUFFIX_RANK = {".sav": 0, ".csv": 1, ".parquet": 2}
+
+
+def setup_logging(step: str) -> logging.Logger:
+    """Log to stderr (Snakemake sends it to the rule's log file) with the step name."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format=f"%(asctime)s {step} %(levelname)s %(message)s", force=True)
+    return logging.getLogger("pipeline")
+
+
+# --------------------------------------------------------------------------- discovery
+
+@dataclass(frozen=True)
+class FoundFile:
+    path: Path
+    key: int          # edition or income year
+    version: int
+
+
+def discover(raw_root: str | Path, *, dirs: Iterable[str], pattern: str) -> list[FoundFile]:
+    """All files under ``raw_root/dir`` (recursively) whose name matches ``pattern``.
+
+    ``pattern`` is a regular expression on the file name with a named group ``key`` (edition or
+    year) and optionally ``version``; it is matched case-insensitively against the name without
+    its suffix. Only .sav, .csv and .parquet files count.
+    """
+    rx = re.compile(pattern, re.IGNORECASE)
+    found: list[FoundFile] = []
+    root = Path(raw_root)
+    for d in dirs:
+        base = root / d
+        if not base.is_dir():
+            continue
+        for p in base.rglob("*"):
+            if p.suffix.lower() not in _SUFFIX_RANK or not p.is_file():
+                continue
+            m = rx.fullmatch(p.stem)
+            if not m:
+                continue
+            version = m.groupdict().get("version")
+            found.append(FoundFile(p, int(m.group("key")), int(version) if version else 0))
+    return found
+
+
+def pick_per_key(found: list[FoundFile]) -> dict[int, Path]:
+    """Per key (edition or year) the highest version; of equal versions the .sav, then .csv."""
+    best: dict[int, FoundFile] = {}
+    for f in found:
+        cur = best.get(f.key)
+        rank = (f.version, -_SUFFIX_RANK[f.path.suffix.lower()], str(f.path))
+        if cur is None or rank > (cur.version, -_SUFFIX_RANK[cur.path.suffix.lower()], str(cur.path)):
+            best[f.key] = f
+    return {k: v.path for k, v in sorted(best.items())}
+
+
+def newest(found: list[FoundFile], *, table: str, where: str) -> Path:
+    """The newest edition's highest version, or a clear error when nothing matched."""
+    picked = pick_per_key(found)
+    if not picked:
+        raise PipelineInputError(f"no file found for this table under {where}", table=table)
+    return picked[max(picked)]
+
+
+# --------------------------------------------------------------------------- typed reading
+
+@dataclass(frozen=True)
+class Col:
+    """A column the pipeline needs: its CBS name, kind ("str" or "num"), width for codes."""
+    name: str
+    kind: str = "str"
+    width: int | None = None
+    required: bool = True
+
+
+@dataclass
+class TableSpec:
+    table: str
+    columns: list[Col] = field(default_factory=list)
+
+
+_MISSING_STR = re.compile(r"^\s*(|-+|NA|NaN|nan|None)\s*$")
+
+
+def _resolve_names(available: list[str], wanted: list[Col], *, path: Path, table: str) -> dict[str, str]:
+    """Map each wanted CBS name to the file's column: exact name first, then case-insensitive
+    (Stata conversions and synthetic test files differ in case only)."""
+    lower = {}
+    for a in available:
+        lower.setdefault(a.lower(), a)
+    out = {}
+    for c in wanted:
+        if c.name in available:
+            out[c.name] = c.name
+        elif c.name.lower() in lower:
+            out[c.name] = lower[c.name.lower()]
+            log.warning("%s: column %s found as %s in %s", table, c.name, lower[c.name.lower()], path.name)
+        elif c.required:
+            raise PipelineInputError(f"required column {c.name} is missing", file=str(path), table=table,
+                                     column=c.name)
+    return out
+
+
+def _column_names(path: Path, *, table: str) -> list[str]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".sav":
+            import pyreadstat
+            _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+            return list(meta.column_names)
+        if suffix == ".csv":
+            return list(pd.read_csv(path, nrows=0, sep=None, engine="python").columns)
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+            return list(pq.read_schema(path).names)
+    except PipelineInputError:
+        raise
+    except Exception as exc:  # pyreadstat raises its own error classes for corrupt files
+        raise PipelineInputError(f"cannot read file: {type(exc).__name__}: {exc}", file=str(path),
+                                 table=table) from exc
+    raise PipelineInputError(f"unsupported file type {suffix}", file=str(path), table=table)
+
+
+def _as_code_strings(s: pd.Series, col: Col, *, path: Path, table: str) -> pd.Series:
+    """Strings as object dtype with CBS missing codes left as they are; numbers written by a
+    converter (CSV, Stata) become zero-padded codes of the column's width."""
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        vals = s.to_numpy(dtype="float64", na_value=np.nan)
+        ok = np.isnan(vals) | (vals == np.floor(vals))
+        if not ok.all():
+            bad = s[~ok].iloc[0]
+            raise PipelineInputError(f"expected a code (string), found non-integer number {bad!r}",
+                                     file=str(path), table=table, column=col.name)
+        out = pd.Series(np.where(np.isnan(vals), "", [f"{int(v)}" if not np.isnan(v) else "" for v in vals]),
+                        index=s.index, dtype=object)
+        if col.width:
+            out = out.where(out == "", out.str.zfill(col.width))
+        log.warning("%s: column %s is numeric in %s; read as %s-character codes", table, col.name,
+                    path.name, col.width)
+        return out.astype(object)
+    out = s.astype(object).where(s.notna(), "")
+    return out.map(lambda v: v if isinstance(v, str) else str(v)).str.strip().astype(object)
+
+
+def _as_numbers(s: pd.Series, col: Col, *, path: Path, table: str) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.astype("float64")
+    txt = s.astype(object).where(s.notna(), "").map(str).str.strip()
+    txt = txt.where(~txt.str.fullmatch(r"-*|NA|NaN|nan"), "")
+    num = pd.to_numeric(txt.str.replace(",", ".", regex=False).where(txt != "", None), errors="coerce")
+    bad = num.isna() & (txt != "")
+    if bad.any():
+        raise PipelineInputError(f"expected numbers, found {txt[bad].iloc[0]!r} in {int(bad.sum())} rows",
+                                 file=str(path), table=table, column=col.name)
+    return num.astype("float64")
+
+
+def read_table(path: str | Path, spec: TableSpec) -> pd.DataFrame:
+    """Read only the spec's columns of a .sav/.csv/.parquet file, typed and validated.
+
+    String columns come back as object dtype (as on pandas 2.2 in Remote Access), numbers as
+    float64. Raises PipelineInputError naming file, table and column on anything unusable.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PipelineInputError("file does not exist", file=str(path), table=spec.table)
+    names = _column_names(path, table=spec.table)
+    mapping = _resolve_names(names, spec.columns, path=path, table=spec.table)
+    usecols = list(dict.fromkeys(mapping.values()))
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".sav":
+            import pyreadstat
+            df, _ = pyreadstat.read_sav(str(path), usecols=usecols, apply_value_formats=False,
+                                        user_missing=False)
+        elif suffix == ".csv":
+            kinds = {mapping[c.name]: (str if c.kind == "str" else str) for c in spec.columns if c.name in mapping}
+            df = pd.read_csv(path, usecols=usecols, dtype=kinds, keep_default_na=False, sep=None,
+                             engine="python")
+        else:
+            df = pd.read_parquet(path, columns=usecols)
+    except Exception as exc:
+        raise PipelineInputError(f"cannot read file: {type(exc).__name__}: {exc}", file=str(path),
+                                 table=spec.table) from exc
+    out = {}
+    for c in spec.columns:
+        if c.name not in mapping:
+            continue
+        s = df[mapping[c.name]]
+        out[c.name] = (_as_code_strings if c.kind == "str" else _as_numbers)(s, c, path=path, table=spec.table)
+    result = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+    log.info("read %s: %d rows, columns %s from %s", spec.table, len(result), list(result.columns), path)
+    return result
+
+
+def code_or_missing(s: pd.Series, *, width: int) -> pd.Series:
+    """A zero-padded code of ``width`` digits, or missing (None) for CBS's empty/dashed codes."""
+    s = s.astype(object).where(s.notna(), "").map(str).str.strip()
+    digits = s.str.fullmatch(r"\d+") & (s.str.len() <= width)
+    return s.str.zfill(width).where(digits, None).astype(object)
+
+
+def yyyymmdd(s: pd.Series, *, open_value: int | None = None) -> pd.Series:
+    """YYYYMMDD strings to int64; empty or dashed values become ``open_value`` (or -1)."""
+    s = s.astype(object).where(s.notna(), "").map(str).str.strip()
+    ok = s.str.fullmatch(r"\d{8}")
+    fill = -1 if open_value is None else open_value
+    return pd.to_numeric(s.where(ok, None), errors="coerce").fillna(fill).astype("int64")
+
+
+# --------------------------------------------------------------------------- writing
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
+    _atomic(Path(path), lambda p: df.to_parquet(p, index=False))
+
+
+def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    df = pd.read_parquet(path, columns=columns)
+    # Remote Access runs pandas 2.2 (object strings); keep one behaviour on pandas 3 too.
+    for c in df.columns:
+        if pd.api.types.is_string_dtype(df[c].dtype) and not pd.api.types.is_object_dtype(df[c].dtype):
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    _atomic(Path(path), lambda p: df.to_csv(p, index=False, lineterminator="\n"))
+
+
+def write_json(obj, path: str | Path) -> None:
+    def w(p: Path) -> None:
+        p.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n",
+                     encoding="utf-8")
+    _atomic(Path(path), w)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    _atomic(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if np.isnan(o) else float(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o))
+
+
+# --------------------------------------------------------------------------- attrition
+
+class Attrition:
+    """Counts what each filter kept and dropped; the rows become reports/tables/attrition.csv."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        self.rows: list[dict] = []
+
+    def record(self, check: str, *, before: int, after: int, unit: str = "persons") -> None:
+        self.rows.append({"step": self.step, "check": check, "unit": unit, "n_before": int(before),
+                          "n_after": int(after), "n_dropped": int(before) - int(after)})
+        log.info("%s: kept %d of %d %s, dropped %d", check, after, before, unit, before - after)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["step", "check", "unit", "n_before", "n_after", "n_dropped"])
+
+
+def checked_merge(left: pd.DataFrame, right: pd.DataFrame, *, on, how: str, validate: str,
+                  what: str, **kw) -> pd.DataFrame:
+    """``pd.merge`` that states its shape and logs how many left rows found a match."""
+    out = left.merge(right, on=on, how=how, validate=validate, indicator="_m", **kw)
+    matched = int((out["_m"] == "both").sum())
+    log.info("join %s (%s, %s): left %d rows, right %d rows, matched %d, result %d rows", what, how,
+             validate, len(left), len(right), matched, len(out))
+    return out.drop(columns="_m")

@@ -1,0 +1,152 @@
+"""Parents' poverty in childhood (methodology §5) and the child as a young adult (§6)."""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import io
+
+FIELDS = ["hh", "valid", "poor", "lt_poor", "rank"]
+
+
+def _lookup(py: pd.DataFrame, rins: pd.Series) -> pd.DataFrame:
+    """Rows of ``py`` (indexed by RIN) for each RIN in ``rins``; a ``found`` column says which had one."""
+    pos = py.index.get_indexer(rins.fillna("").to_numpy())
+    found = pos >= 0
+    rows = py.iloc[np.where(found, pos, 0)].reset_index(drop=True)
+    rows.loc[~found, ["valid", "poor", "lt_poor"]] = False
+    rows.loc[~found, "rank"] = np.nan
+    rows.loc[~found, "hh"] = None
+    rows["found"] = found
+    rows.index = rins.index
+    return rows
+
+
+def _summarise(long: pd.DataFrame, *, prefix: str, min_valid: int, poor_share: float) -> pd.DataFrame:
+    """Per child: valid years, poor and long-term-poor status (share of valid years) and mean rank."""
+    g = long.groupby("child", sort=False)
+    valid = long["valid"]
+    agg = pd.DataFrame({
+        "n_years": g.size(),
+        "n_valid": g["valid"].sum(),
+        "n_poor": long["poor"].groupby(long["child"], sort=False).sum(),
+        "n_lt": long["lt_poor"].groupby(long["child"], sort=False).sum(),
+        "rank": long["rank"].where(valid).groupby(long["child"], sort=False).mean(),
+    })
+    has = agg["n_valid"] >= min_valid
+    out = pd.DataFrame(index=agg.index)
+    out[f"{prefix}_valid_years"] = agg["n_valid"].astype("int16")
+    out[f"{prefix}_poor"] = (agg["n_poor"] >= poor_share * agg["n_valid"]).where(has)
+    out[f"{prefix}_lt_poor"] = (agg["n_lt"] >= poor_share * agg["n_valid"]).where(has)
+    out[f"{prefix}_rank"] = agg["rank"].where(has)
+    return out
+
+
+def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame], *,
+                   parents_ages: tuple[int, int] = (12, 17), parents_min_valid_years: int = 2,
+                   child_ages: tuple[int, int] = (24, 27), child_min_valid_years: int = 1,
+                   poor_share: float = 0.5, attrition: io.Attrition | None = None) -> pd.DataFrame:
+    """Children with ``parents_poor``, ``parents_lt_poor``, ``parent_rank``, ``child_poor``,
+    ``child_lt_poor``, ``child_rank`` and ``lives_with_parent``, over the income years given.
+
+    In the parents' window each year uses the child's own household, else the counted mother's,
+    else the father's; a row whose household is not valid makes the year invalid (no fallback).
+    The adult window uses the child's own household only. Status needs the minimum number of
+    valid years; otherwise it is missing.
+    """
+    att = attrition or io.Attrition("status")
+    kids = children.reset_index(drop=True)
+    child_id = pd.Series(np.arange(len(kids)), index=kids.index)  # position = child id
+    p_rows, c_rows = [], []
+    for year in sorted(person_years):
+        py = person_years[year]
+        py = py[py["RINPERSOONS"] == "R"].drop_duplicates("RINPERSOON").set_index("RINPERSOON")[FIELDS]
+        age = year - kids["birth_year"].astype(int)
+        in_p = age.between(*parents_ages)
+        if in_p.any():
+            k = kids[in_p]
+            own, mo, fa = (_lookup(py, k[c]) for c in ("RINPERSOON", "mother", "father"))
+            use = own.copy()
+            take_mo = ~own["found"] & mo["found"]
+            take_fa = ~own["found"] & ~mo["found"] & fa["found"]
+            use[take_mo] = mo[take_mo]
+            use[take_fa] = fa[take_fa]
+            use["source"] = np.select([own["found"], take_mo, take_fa], ["own", "mother", "father"], "none")
+            use["child"] = child_id[in_p].to_numpy()
+            use["year"] = year
+            p_rows.append(use)
+        in_c = age.between(*child_ages)
+        if in_c.any():
+            k = kids[in_c]
+            own = _lookup(py, k["RINPERSOON"])
+            own["hh_father"] = _lookup(py, k["father"])["hh"].to_numpy()
+            own["hh_mother"] = _lookup(py, k["mother"])["hh"].to_numpy()
+            own["child"] = child_id[in_c].to_numpy()
+            own["year"] = year
+            c_rows.append(own)
+    empty = pd.DataFrame(columns=FIELDS + ["found", "child", "year", "source", "hh_father", "hh_mother"])
+    p_long = pd.concat(p_rows, ignore_index=True) if p_rows else empty
+    c_long = pd.concat(c_rows, ignore_index=True) if c_rows else empty
+    if len(p_long):
+        src = p_long["source"].value_counts()
+        io.log.info("parents' window: %d child-years; household from own %d, mother %d, father %d, none %d",
+                    len(p_long), src.get("own", 0), src.get("mother", 0), src.get("father", 0), src.get("none", 0))
+    par = _summarise(p_long.astype({"valid": bool, "poor": bool, "lt_poor": bool}), prefix="parents",
+                     min_valid=parents_min_valid_years, poor_share=poor_share)
+    chi = _summarise(c_long.astype({"valid": bool, "poor": bool, "lt_poor": bool}), prefix="child",
+                     min_valid=child_min_valid_years, poor_share=poor_share)
+    # Living with a parent: in the last valid adult year the child's household key is a parent's.
+    last = c_long[c_long["valid"].astype(bool)].sort_values("year").drop_duplicates("child", keep="last")
+    with_parent = ((last["hh"] == last["hh_father"]) | (last["hh"] == last["hh_mother"])).to_numpy()
+    chi["lives_with_parent"] = pd.Series(with_parent, index=last["child"].to_numpy()).reindex(chi.index)
+    ids = np.arange(len(kids))
+    out = pd.concat([kids, par.rename(columns={"parents_rank": "parent_rank"}).reindex(ids).reset_index(drop=True),
+                     chi.reindex(ids).reset_index(drop=True)], axis=1)
+    out["parents_valid_years"] = out["parents_valid_years"].fillna(0).astype("int16")
+    out["child_valid_years"] = out["child_valid_years"].fillna(0).astype("int16")
+    n = len(out)
+    has_p = out["parents_poor"].notna()
+    att.record(f"parents' status known (>= {parents_min_valid_years} valid years at ages "
+               f"{parents_ages[0]}-{parents_ages[1]})", before=n, after=int(has_p.sum()))
+    has_c = has_p & out["child_poor"].notna()
+    att.record(f"own status known as young adult (>= {child_min_valid_years} valid years at ages "
+               f"{child_ages[0]}-{child_ages[1]})", before=int(has_p.sum()), after=int(has_c.sum()))
+    for c in ("parents_poor", "parents_lt_poor", "child_poor", "child_lt_poor", "lives_with_parent"):
+        out[c] = out[c].astype("boolean")
+    return out
+
+
+_YEAR = re.compile(r"(\d{4})")
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m pipeline status", description=__doc__)
+    ap.add_argument("--children", required=True)
+    ap.add_argument("--person-years", nargs="+", required=True, help="person_year_{YYYY}.parquet files")
+    ap.add_argument("--parents-ages", type=int, nargs=2, default=[12, 17])
+    ap.add_argument("--parents-min-valid-years", type=int, default=2)
+    ap.add_argument("--child-ages", type=int, nargs=2, default=[24, 27])
+    ap.add_argument("--child-min-valid-years", type=int, default=1)
+    ap.add_argument("--poor-share", type=float, default=0.5)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--attrition", required=True)
+    a = ap.parse_args(argv)
+    io.setup_logging("status")
+    att = io.Attrition("status")
+    kids = io.read_parquet(a.children)
+    keep = set(kids["RINPERSOON"]) | set(kids["father"].dropna()) | set(kids["mother"].dropna())
+    years = {}
+    for f in a.person_years:
+        y = int(_YEAR.findall(Path(f).name)[-1])
+        py = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON"] + FIELDS)
+        years[y] = py[py["RINPERSOON"].isin(keep)]
+    out = child_statuses(kids, years, parents_ages=tuple(a.parents_ages),
+                         parents_min_valid_years=a.parents_min_valid_years, child_ages=tuple(a.child_ages),
+                         child_min_valid_years=a.child_min_valid_years, poor_share=a.poor_share, attrition=att)
+    io.write_parquet(out, a.out)
+    io.write_csv(att.frame(), a.attrition)
+    return 0

@@ -1,0 +1,106 @@
+"""Disclosure control (§10): primary thresholds, the 2x2 recovery rule and nested areas."""
+import numpy as np
+import pandas as pd
+
+from pipeline.disclosure import Thresholds, apply, decide, release_poverty_row
+
+TH = Thresholds(min_n=10, min_events=10, min_df=10)
+
+
+def row(a, b, c, d, **extra):
+    r = {"n_children": a + b + c + d, "n_parents_poor": a + b, "n_child_poor": a + c, "n_both_poor": a}
+    r.update(extra)
+    return pd.Series(r)
+
+
+def test_all_released_when_every_cell_large():
+    dec = release_poverty_row(row(20, 30, 15, 100), TH)
+    assert all(v is None for v in dec.values())
+
+
+def test_small_area_withholds_everything():
+    dec = release_poverty_row(row(2, 2, 1, 4), TH)
+    assert all(v == "n_children < 10" for v in dec.values())
+
+
+def test_outflow_withheld_on_small_numerator_but_n_children_released():
+    dec = release_poverty_row(row(5, 30, 15, 100), TH)
+    assert dec["n_children"] is None
+    assert dec["outflow"] == "numerator or complement < 10"
+    assert dec["inflow"] is not None and dec["n_both_poor"] is not None
+
+
+def test_recovery_by_subtraction_inside_the_2x2_is_blocked():
+    # c = 4 is small. outflow reveals a and b, n_child_poor = a + c would then give c back.
+    dec = release_poverty_row(row(20, 30, 4, 100), TH)
+    assert dec["outflow"] is None
+    assert dec["p_child_poor_parents_not_poor"] is not None   # primary: c < 10
+    assert dec["n_child_poor"] is not None                     # secondary: a + c - a = c
+    assert dec["n_child_poor"].startswith("secondary")
+
+
+def test_protected_count_cannot_be_derived_from_rates():
+    dec = release_poverty_row(row(20, 30, 15, 100), TH, protect={"n_parents_poor"})
+    assert dec["n_parents_poor"].startswith("secondary")
+    # outflow reveals a and b, so a + b = n_parents_poor: it must go too
+    assert dec["outflow"] is not None
+    assert dec["n_children"] is None
+
+
+def _levels(buurt_counts):
+    """One region, one gemeente, one wijk, buurten with (a, b, c, d)."""
+    def frame(codes, cells):
+        rows = {code: row(*c) for code, c in zip(codes, cells)}
+        t = pd.DataFrame(rows).T
+        for name in ("abs_mobility_p25", "rank_slope", "kk_p25", "p_q1_q1", "p_q5_q1"):
+            t[name] = np.nan
+            t[f"_{name}_n"] = 0
+            t[f"_{name}_k"] = 0
+        return t
+    codes = [f"BU000101{i:02d}" for i in range(len(buurt_counts))]
+    total = tuple(int(sum(c[i] for c in buurt_counts)) for i in range(4))
+    tables = {"buurt": frame(codes, buurt_counts), "wijk": frame(["WK000101"], [total]),
+              "gemeente": frame(["GM0001"], [total]), "region": frame(["R"], [total])}
+    anc = {"buurt": pd.DataFrame({"wijk": "WK000101", "gemeente": "GM0001", "region": "R"}, index=codes),
+           "wijk": pd.DataFrame({"gemeente": "GM0001", "region": "R"}, index=["WK000101"]),
+           "gemeente": pd.DataFrame({"region": "R"}, index=["GM0001"]),
+           "region": pd.DataFrame(index=["R"])}
+    return tables, anc
+
+
+def test_one_withheld_buurt_in_released_wijk_takes_the_smallest_sibling():
+    tables, anc = _levels([(10, 10, 10, 20), (10, 10, 10, 30), (1, 1, 1, 2), (10, 10, 10, 40)])
+    dec = decide(tables, ancestors=anc, th=TH)
+    held = dec["buurt"]["n_children"].notna()
+    assert held.sum() == 2
+    assert held["BU00010102"]                         # the small one (primary)
+    assert held["BU00010100"]                         # the smallest released sibling (secondary)
+    assert dec["buurt"].loc["BU00010100", "n_children"].startswith("secondary")
+    assert dec["wijk"].loc["WK000101", "n_children"] is None
+
+
+def test_empty_areas_do_not_trigger_secondary():
+    tables, anc = _levels([(10, 10, 10, 20), (10, 10, 10, 30), (0, 0, 0, 0)])
+    dec = decide(tables, ancestors=anc, th=TH)
+    assert dec["buurt"].loc["BU00010100", "n_children"] is None
+    assert dec["buurt"].loc["BU00010101", "n_children"] is None
+
+
+def test_apply_blanks_derived_values_and_names_rule():
+    t = pd.DataFrame({"n_children": [50], "n_parents_poor": [35], "n_child_poor": [35], "n_both_poor": [30],
+                      "outflow": [0.857], "outflow_ci_low": [0.7], "outflow_ci_high": [0.95], "outflow_eb": [0.8],
+                      "outflow_reliability": [0.5]}, index=["X"])
+    reasons = pd.DataFrame({"n_children": [None], "outflow": ["numerator or complement < 10"]}, index=["X"])
+    out = apply(t, reasons, th=TH)
+    assert out.loc["X", "n_children"] == 50
+    assert out.loc[["X"], ["outflow", "outflow_ci_low", "outflow_ci_high", "outflow_eb", "outflow_reliability"]].isna().all(axis=None)
+    assert out.loc["X", "suppressed"] == "outflow: numerator or complement < 10"
+
+
+def test_rounding_counts_and_rates():
+    t = pd.DataFrame({"n_children": [52], "n_parents_poor": [37], "n_child_poor": [33], "n_both_poor": [21],
+                      "outflow": [0.56756]}, index=["X"])
+    reasons = pd.DataFrame({"n_children": [None], "outflow": [None]}, index=["X"])
+    out = apply(t, reasons, th=Thresholds(round_counts_to=5))
+    assert out.loc["X", "n_children"] == 50 and out.loc["X", "n_parents_poor"] == 35
+    assert out.loc["X", "outflow"] == 0.57

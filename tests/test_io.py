@@ -1,0 +1,117 @@
+"""File discovery and typed reading: versions, editions, suffixes, case, and errors that name
+file, table and column."""
+import pandas as pd
+import pyreadstat
+import pytest
+
+from pipeline import tables
+from pipeline.errors import PipelineInputError
+from pipeline.ingest import ingest_table
+from pipeline.io import discover, newest, pick_per_key, read_table
+
+PERSON_PATTERN = r"GBAPERSOON(?:TAB)?\s?(?P<key>\d{4})(?:TAB)?V(?P<version>\d+)"
+KOPPEL_PATTERN = r"KOPPELPERSOONHUISHOUDEN(?P<key>\d{4})(?:V(?P<version>\d+))?"
+
+
+def _touch(p):
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(b"")
+    return p
+
+
+def test_newest_edition_highest_version_and_irregular_names(tmp_path):
+    d = tmp_path / "Bevolking/GBAPERSOONTAB"
+    _touch(d / "2016/GBAPERSOONTAB2016V1.sav")
+    _touch(d / "2022/GBAPERSOON2022TABV1.sav")
+    _touch(d / "2023/GBAPERSOON2023TABV1.sav")
+    want = _touch(d / "2023/GBAPERSOON2023TABV2.sav")
+    _touch(d / "2023/GBAPERSOON2023TABV2.txt")   # not a data file
+    found = discover(tmp_path, dirs=["Bevolking/GBAPERSOONTAB"], pattern=PERSON_PATTERN)
+    assert {f.key for f in found} == {2016, 2022, 2023}
+    assert newest(found, table="persons", where="x") == want
+
+
+def test_koppel_years_with_and_without_version_and_csv_fallback(tmp_path):
+    d = tmp_path / "InkomenBestedingen/KOPPELPERSOONHUISHOUDEN"
+    _touch(d / "KOPPELPERSOONHUISHOUDEN2018.sav")
+    v2 = _touch(d / "KOPPELPERSOONHUISHOUDEN2019V2.sav")
+    _touch(d / "KOPPELPERSOONHUISHOUDEN2019.sav")
+    csv = _touch(d / "KOPPELPERSOONHUISHOUDEN2020.csv")
+    sav = _touch(d / "KOPPELPERSOONHUISHOUDEN2021.sav")
+    _touch(d / "KOPPELPERSOONHUISHOUDEN2021.csv")
+    picked = pick_per_key(discover(tmp_path, dirs=["InkomenBestedingen/KOPPELPERSOONHUISHOUDEN"], pattern=KOPPEL_PATTERN))
+    assert picked[2019] == v2 and picked[2020] == csv and picked[2021] == sav and 2018 in picked
+
+
+def test_no_file_names_table(tmp_path):
+    with pytest.raises(PipelineInputError, match="table persons"):
+        newest(discover(tmp_path, dirs=["nope"], pattern=PERSON_PATTERN), table="persons", where="nope")
+
+
+def _write_sav(path, df, formats=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyreadstat.write_sav(df, str(path), variable_format=formats or {})
+    return path
+
+
+KOPPEL = pd.DataFrame({"RINPERSOONS": ["R", "R"], "RINPERSOON": ["000000001", "000000002"],
+                       "RINPERSOONSHKW": ["R", "R"], "RINPERSOONHKW": ["000000001", "000000001"]})
+
+
+def test_read_sav_only_needed_columns_as_strings(tmp_path):
+    df = KOPPEL.assign(EXTRA=[1.0, 2.0])
+    p = _write_sav(tmp_path / "K.sav", df, {"RINPERSOON": "A9", "RINPERSOONHKW": "A9"})
+    out = read_table(p, tables.spec("koppel"))
+    assert list(out.columns) == ["RINPERSOONS", "RINPERSOON", "RINPERSOONSHKW", "RINPERSOONHKW"]
+    assert out["RINPERSOON"].tolist() == ["000000001", "000000002"]
+    assert out["RINPERSOON"].dtype == object
+
+
+def test_missing_column_names_file_table_and_column(tmp_path):
+    p = _write_sav(tmp_path / "KOPPELPERSOONHUISHOUDEN2015.sav", KOPPEL.drop(columns="RINPERSOONHKW"))
+    with pytest.raises(PipelineInputError) as e:
+        read_table(p, tables.spec("koppel"))
+    msg = str(e.value)
+    assert "RINPERSOONHKW" in msg and "KOPPELPERSOONHUISHOUDEN" in msg and str(p) in msg
+
+
+def test_wrong_type_names_column(tmp_path):
+    inc = pd.DataFrame({"RINPERSOONSHKW": ["R"], "RINPERSOONHKW": ["000000001"], "INHPOPIIV": [1.0],
+                        "INHP100HGEST": ["veel"], "INHARMLAG": [80.0], "INHARMLAGL": [90.0]})
+    p = _write_sav(tmp_path / "INHA2015TABV1.sav", inc)
+    with pytest.raises(PipelineInputError, match="INHP100HGEST"):
+        read_table(p, tables.spec("income"))
+
+
+def test_unreadable_sav(tmp_path):
+    p = tmp_path / "INHA2015TABV1.sav"
+    p.write_bytes(b"this is not an SPSS file")
+    with pytest.raises(PipelineInputError, match="cannot read file.*INHA2015TABV1.sav"):
+        read_table(p, tables.spec("income"))
+
+
+def test_case_insensitive_names_and_numeric_codes_from_csv(tmp_path):
+    # A converted copy: lower-case names and gemeente codes that lost their leading zeros.
+    p = tmp_path / "VSLGWB2024TAB03V1.csv"
+    p.write_text("soortobjectnummer,rinobjectnummer,Gem2023,wc2023,bc2023\nB,1,765,76501,7650101\nB,2,----,------,--------\n")
+    out = ingest_table(p, table="areas", target_year=2023)
+    assert out.loc[0, "gem"] == "765"   # read as text; zero-padding happens where codes are used
+    from pipeline.upbringing import clean_areas
+    c = clean_areas(out)
+    assert c.loc[0, "buurt"] == "BU07650101" and c.loc[0, "gemeente"] == "GM0765"
+    assert c.loc[1, "buurt"] is None
+
+
+def test_numeric_codes_in_sav_are_zero_padded(tmp_path):
+    df = pd.DataFrame({"SOORTOBJECTNUMMER": ["B"], "RINOBJECTNUMMER": ["1"], "gem2023": [765.0],
+                       "wc2023": [76501.0], "bc2023": [7650101.0]})
+    p = _write_sav(tmp_path / "VSLGWB2024TAB03V1.sav", df)
+    out = ingest_table(p, table="areas", target_year=2023)
+    assert out.loc[0, "gem"] == "0765" and out.loc[0, "bc"] == "07650101"
+
+
+def test_empty_table_fails(tmp_path):
+    p = tmp_path / "KOPPELPERSOONHUISHOUDEN2015.csv"
+    p.write_text("RINPERSOONS,RINPERSOON,RINPERSOONSHKW,RINPERSOONHKW\n")
+    with pytest.raises(PipelineInputError, match="no rows"):
+        ingest_table(p, table="koppel")
