@@ -1,14 +1,15 @@
 # Overerfbare armoede in de Veenkoloniën: from CBS Remote Access files to released tables and maps.
 # Every step is `python -m pipeline <step>`; this file only wires them. See README.md.
 import json
+import os
 import sys
 
 from snakemake.utils import min_version, validate
 
 min_version("8.20")
 
-configfile: "config/config.yaml"
-validate(config, "config/schema.yaml")
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
 
 sys.path.insert(0, workflow.basedir)
 from pipeline.io import discover, newest, pick_per_key  # noqa: E402

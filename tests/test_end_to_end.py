@@ -1,0 +1,269 @@
+"""The real Snakefile, end to end, on small synthetic data in a temporary folder.
+
+Checks the exported counts against a count made here straight from the raw .sav files (written
+independently of the pipeline, in plain Python), the planted clusters against the internal
+estimates, the disclosure rules on every exported cell, and that a second run has nothing to do.
+"""
+import json
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LEVELS = ["buurt", "wijk", "gemeente", "region"]
+REGION = ["GM1680", "GM1681", "GM0114", "GM1952", "GM1895", "GM0765", "GM0037", "GM0047", "GM1950"]
+T = 10
+
+
+def snakemake(workdir, *args, timeout=900):
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(ROOT / "config" / "test.yaml"), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("e2e")
+    res = snakemake(wd)
+    if res.returncode != 0:
+        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((wd / "logs").glob("*.log")))
+        pytest.fail(f"snakemake failed:\n{res.stderr[-5000:]}\n{logs}")
+    return wd
+
+
+# ----------------------------------------------------------------------------- independent count
+
+def _newest(folder: Path, rx: str) -> Path:
+    best = None
+    for p in folder.rglob("*.sav"):
+        m = re.fullmatch(rx, p.stem, re.IGNORECASE)
+        if m:
+            key = (int(m.group(1)), int(m.group(2) or 0))
+            if best is None or key > best[0]:
+                best = (key, p)
+    return best[1]
+
+
+def _read(p, cols):
+    df, _ = pyreadstat.read_sav(str(p), usecols=cols)
+    return df
+
+
+def count_from_raw(raw: Path, target_year: int):
+    """n_children and n_parents_poor per area, straight from the raw files, row by row."""
+    per = _read(_newest(raw / "Bevolking/GBAPERSOONTAB", r"GBAPERSOON(?:TAB)?(\d{4})(?:TAB)?V(\d+)"),
+                ["RINPERSOONS", "RINPERSOON", "GBAGEBOORTEJAAR", "GBAGEBOORTEMAAND"])
+    per = per[per.RINPERSOONS == "R"]
+    per = per[~per.RINPERSOON.duplicated(keep=False)]
+    born = {}
+    for rin, y, m in zip(per.RINPERSOON, per.GBAGEBOORTEJAAR, per.GBAGEBOORTEMAAND):
+        if y.isdigit():
+            born[rin] = (int(y), int(m) if m.isdigit() and 1 <= int(m) <= 12 else None)
+    kids = {r: b for r, b in born.items() if 1995 <= b[0] <= 1998 and b[1] is not None}
+    ko = _read(_newest(raw / "Bevolking/KINDOUDERTAB", r"KINDOUDER(?:TAB)?(\d{4})(?:TAB)?V(\d+)"), None)
+    ko = ko[(ko.RINPERSOONS == "R") & ko.RINPERSOON.isin(kids)][
+        ["RINPERSOON", "RINPERSOONSpa", "RINPERSOONpa", "RINPERSOONSMa", "RINPERSOONMa"]].drop_duplicates()
+    rows = defaultdict(list)
+    for r in ko.itertuples(index=False):
+        rows[r.RINPERSOON].append(r)
+    links = {}
+    for kid, rs in rows.items():
+        if len(rs) != 1:
+            continue
+        r = rs[0]
+        cy, cm = kids[kid]
+        got = {}
+        for role, s, p in (("father", r.RINPERSOONSpa, r.RINPERSOONpa), ("mother", r.RINPERSOONSMa, r.RINPERSOONMa)):
+            if s != "R" or not p.strip("- ") or p == kid or p not in born:
+                continue
+            py, pm = born[p]
+            if cy * 12 + cm - (py * 12 + (pm or 12)) >= 144:
+                got[role] = p
+        if got:
+            links[kid] = got
+    adr = _read(_newest(raw / "Bevolking/GBAADRESOBJECTBUS", r"GBAADRESOBJECT(?:BUS)?(\d{4})(?:BUS)?V(\d+)"), None)
+    adr = adr[(adr.RINPERSOONS == "R") & adr.RINPERSOON.isin(links)]
+    home = {}
+    for r in adr.itertuples(index=False):
+        y, m = kids[r.RINPERSOON]
+        ref = f"{y + 15}{m:02d}01"
+        start, end = r.GBADATUMAANVANGADRESHOUDING, r.GBADATUMEINDEADRESHOUDING
+        if not start.isdigit() or start > ref or (end.isdigit() and end < ref):
+            continue
+        cand = (start, tuple(-ord(c) for c in r.RINOBJECTNUMMER), r.SOORTOBJECTNUMMER, r.RINOBJECTNUMMER)
+        if r.RINPERSOON not in home or cand[:2] > home[r.RINPERSOON][:2]:
+            home[r.RINPERSOON] = cand
+    vsl = _read(_newest(raw / "BouwenWonen/VSLGWBTAB", r"VSLGWB(\d{4})TAB03V(\d+)"),
+                ["SOORTOBJECTNUMMER", "RINOBJECTNUMMER", f"bc{target_year}", f"gem{target_year}", f"wc{target_year}"])
+    code = {(s, o): (g, w, b) for s, o, g, w, b in zip(vsl.SOORTOBJECTNUMMER, vsl.RINOBJECTNUMMER,
+                                                       vsl[f"gem{target_year}"], vsl[f"wc{target_year}"], vsl[f"bc{target_year}"])}
+    area = {}
+    for kid, h in home.items():
+        g, w, b = code.get((h[2], h[3]), ("", "", ""))
+        if g.isdigit() and w.isdigit() and b.isdigit() and "GM" + g in REGION:
+            area[kid] = {"buurt": "BU" + b, "wijk": "WK" + w, "gemeente": "GM" + g, "region": "Veenkoloniën"}
+    years = {}
+    for p in (raw / "InkomenBestedingen/INHATAB").glob("INHA*.sav"):
+        y, v = map(int, re.fullmatch(r"INHA(\d{4})TABV(\d+)", p.stem).groups())
+        if y not in years or v > years[y][0]:
+            years[y] = (v, p)
+    status = {}
+    for y, (_, p) in years.items():
+        inc = _read(p, None)
+        valid_col = inc["INHPOPIIV"] == 1 if "INHPOPIIV" in inc else inc["INHP100HGEST"].between(1, 100)
+        hh = {}
+        for s, r, v, lag in zip(inc.RINPERSOONSHKW, inc.RINPERSOONHKW, valid_col, inc.INHARMLAG):
+            hh[s + r] = (bool(v), bool(v) and 0 <= lag < 100)
+        kp = [q for q in (raw / "InkomenBestedingen").rglob(f"KOPPELPERSOONHUISHOUDEN{y}*.sav")]
+        kp = max(kp, key=lambda q: int(re.search(r"V(\d+)$", q.stem).group(1)) if re.search(r"V(\d+)$", q.stem) else 0)
+        k = _read(kp, None)
+        k = k[k.RINPERSOONS == "R"]
+        k = k[~k.RINPERSOON.duplicated(keep=False)]
+        status[y] = {r: hh.get(s + h, (False, False)) for r, s, h in zip(k.RINPERSOON, k.RINPERSOONSHKW, k.RINPERSOONHKW)}
+    counts = {lvl: defaultdict(lambda: [0, 0]) for lvl in LEVELS}
+    for kid, a in area.items():
+        by = kids[kid][0]
+        pv = []
+        for y in range(by + 12, by + 18):
+            if y not in status:
+                continue
+            st = status[y]
+            for who in (kid, links[kid].get("mother"), links[kid].get("father")):
+                if who is not None and who in st:
+                    pv.append(st[who])
+                    break
+        pv = [p for v, p in pv if v]
+        cv = [status[y][kid] for y in range(by + 24, by + 28) if y in status and kid in status[y]]
+        cv = [p for v, p in cv if v]
+        if len(pv) < 2 or len(cv) < 1:
+            continue
+        parents_poor = sum(pv) >= len(pv) / 2
+        for lvl in LEVELS:
+            counts[lvl][a[lvl]][0] += 1
+            counts[lvl][a[lvl]][1] += int(parents_poor)
+    return counts
+
+
+# ----------------------------------------------------------------------------- the tests
+
+def test_exported_counts_match_a_count_from_the_raw_files(run):
+    counts = count_from_raw(run / "data/raw/synthetic/cbs", 2023)
+    for lvl in LEVELS:
+        t = pd.read_csv(run / f"reports/tables/transmission_{lvl}.csv", dtype={"area_code": str}).set_index("area_code")
+        released = t[t["n_children"].notna()]
+        assert len(released), f"nothing released at {lvl}"
+        checked = 0
+        for code in released.index:
+            assert released.at[code, "n_children"] == counts[lvl][code][0], (lvl, code)
+            if pd.notna(released.at[code, "n_parents_poor"]):
+                assert released.at[code, "n_parents_poor"] == counts[lvl][code][1], (lvl, code)
+            checked += 1
+        assert checked >= 1
+
+
+def test_planted_clusters_come_out_on_top(run):
+    truth = pd.read_csv(run / "data/raw/synthetic/truth/buurt_truth.csv", dtype=str)
+    m = pd.read_parquet(run / "data/processed/measures/measures_buurt.parquet").merge(
+        truth, left_on="area_code", right_on="buurtcode", how="inner")
+    cluster = m["cluster"].fillna("") != ""
+    assert cluster.any() and (~cluster).any()
+    pooled_in = m.loc[cluster, "n_both_poor"].sum() / m.loc[cluster, "n_parents_poor"].sum()
+    pooled_out = m.loc[~cluster, "n_both_poor"].sum() / m.loc[~cluster, "n_parents_poor"].sum()
+    assert pooled_in > 1.5 * pooled_out and pooled_in - pooled_out > 0.1, (pooled_in, pooled_out)
+    mean_in = m.loc[cluster, "outflow_eb"].mean()
+    mean_out = m.loc[~cluster, "outflow_eb"].mean()
+    assert mean_in > mean_out + 0.1, (mean_in, mean_out)
+    wt = pd.read_csv(run / "data/raw/synthetic/truth/wijk_truth.csv", dtype={"wijkcode": str})
+    w = pd.read_parquet(run / "data/processed/measures/measures_wijk.parquet").merge(
+        wt, left_on="area_code", right_on="wijkcode")
+    w = w[w["n_parents_poor"] >= 10]
+    rho = w["outflow_eb"].rank().corr(w["outflow_propensity"].astype(float).rank())
+    assert len(w) >= 15 and rho > 0.5, (len(w), rho)
+
+
+def test_no_exported_cell_breaks_the_rules(run):
+    out = run / "reports/tables"
+    internal = {lvl: pd.read_parquet(run / f"data/processed/measures/measures_{lvl}.parquet").set_index("area_code")
+                for lvl in LEVELS}
+    released = {lvl: pd.read_csv(out / f"transmission_{lvl}.csv", dtype={"area_code": str}).set_index("area_code")
+                for lvl in LEVELS}
+    for lvl in LEVELS:
+        t, m = released[lvl], internal[lvl].reindex(released[lvl].index)
+        a = m["n_both_poor"]
+        b = m["n_parents_poor"] - a
+        c = m["n_child_poor"] - a
+        d = m["n_children"] - m["n_parents_poor"] - c
+        assert (m.loc[t["n_children"].notna(), "n_children"] >= T).all()
+        for col, num, comp in (("outflow", a, b), ("p_child_poor_parents_not_poor", c, d), ("inflow", a, c),
+                               ("n_parents_poor", a + b, c + d), ("n_child_poor", a + c, b + d)):
+            rel = t[col].notna()
+            assert (num[rel] >= T).all() and (comp[rel] >= T).all(), (lvl, col)
+            for suffix in ("_ci_low", "_ci_high", "_eb", "_reliability"):
+                if col + suffix in t.columns:
+                    assert not (t[col + suffix].notna() & ~rel).any(), (lvl, col + suffix)
+        # n_child_poor and outflow together would give c = n_child_poor - outflow * n_parents_poor
+        both = t["n_child_poor"].notna() & t["outflow"].notna() & t["n_parents_poor"].notna()
+        assert (c[both] >= T).all(), lvl
+        for reg in ("abs_mobility_p25", "rank_slope", "kk_p25"):
+            rel = t[reg].notna()
+            assert (m.loc[rel, f"_{reg}_n"] - 2 >= T).all(), (lvl, reg)
+    # Nested: never exactly one withheld inhabited descendant under a released area.
+    parent_of = {"buurt": lambda c: {"wijk": "WK" + c[2:8], "gemeente": "GM" + c[2:6], "region": "Veenkoloniën"},
+                 "wijk": lambda c: {"gemeente": "GM" + c[2:6], "region": "Veenkoloniën"},
+                 "gemeente": lambda c: {"region": "Veenkoloniën"}}
+    for count in ("n_children", "n_parents_poor", "n_child_poor", "n_both_poor"):
+        for lower, f in parent_of.items():
+            held = defaultdict(int)
+            for code, row in released[lower].iterrows():
+                if pd.isna(row[count]) and internal[lower]["n_children"].get(code, 0) > 0:
+                    for upper, up in f(code).items():
+                        held[(upper, up)] += 1
+            for (upper, up), n in held.items():
+                if up in released[upper].index and pd.notna(released[upper].at[up, count]):
+                    assert n != 1, (count, lower, upper, up)
+    # Every table has the exact first columns, one row per area, and no record-level columns.
+    for lvl in LEVELS:
+        t = released[lvl].reset_index()
+        assert list(t.columns[:3]) == ["area_code", "area_name", "level"]
+        assert t["area_code"].is_unique
+        assert not any("RIN" in c.upper() for c in t.columns)
+    assert len(released["region"]) == 1
+    check = json.loads((run / "reports/output_check.json").read_text())
+    assert check["cells"] and all("unrounded_n" in c for c in check["cells"])
+
+
+def test_every_area_of_the_geography_has_a_row(run):
+    import geopandas as gpd
+    areas = gpd.read_parquet(run / "data/processed/geography/areas.parquet")
+    for lvl in ("buurt", "wijk", "gemeente"):
+        t = pd.read_csv(run / f"reports/tables/transmission_{lvl}.csv", dtype={"area_code": str})
+        assert set(areas.loc[areas["level"] == lvl, "area_code"]) <= set(t["area_code"])
+
+
+def test_young_adults_and_attrition_exported(run):
+    ya = pd.read_csv(run / "reports/tables/young_adults_region.csv")
+    assert sorted(ya["year"]) == list(range(2011, 2024))
+    assert (ya["n_young_adults"] >= T).all()
+    assert ya["share_poor"].between(0, 1).all()
+    att = pd.read_csv(run / "reports/tables/attrition.csv")
+    assert {"cohort", "upbringing", "status", "household", "young_adults"} <= set(att["step"])
+
+
+def test_maps_written(run):
+    for lvl in ("buurt", "wijk", "gemeente"):
+        assert (run / f"figures/outflow_{lvl}.png").stat().st_size > 10_000
+        assert (run / f"figures/outflow_{lvl}.pdf").stat().st_size > 1_000
+    assert (run / "figures/outflow_kaart.html").stat().st_size > 10_000
+
+
+def test_second_run_has_nothing_to_do(run):
+    res = snakemake(run, "--dry-run")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Nothing to be done" in res.stdout + res.stderr, (res.stdout + res.stderr)[-3000:]
