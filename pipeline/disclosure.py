@@ -121,14 +121,16 @@ def rank_reasons(row: pd.Series, th: Thresholds) -> dict[str, str | None]:
 
 
 def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame], th: Thresholds,
-           row_rule=None, counts: tuple[str, ...] = COUNTS, extra_rule=None) -> dict[str, pd.DataFrame]:
+           row_rule=None, counts: tuple[str, ...] = COUNTS, extra_rule=None,
+           population: str = "n_children") -> dict[str, pd.DataFrame]:
     """Reasons per area (index area_code) and statistic: None where released.
 
     ``tables``: internal measures per level indexed by area_code (all areas, zeros where no
     children). ``ancestors[level]``: per area of that level its code at every higher level
     (columns gemeente, wijk, region as applicable). ``row_rule(row, th, protect=...)`` decides one
     row (default: the transmission table's 2x2 rule); ``extra_rule(row, th)`` adds statistics that
-    take no part in the nested rule (default: the rank measures).
+    take no part in the nested rule (default: the rank measures). ``population`` is the count that
+    says whether an area holds anybody.
 
     Nested rule, for every count: for each released area and each lower level there is never
     exactly one withheld descendant (areas without children hold nobody and do not count).
@@ -155,7 +157,7 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
         changed = False
         for count in counts:
             for (upper, lower), groups in members.items():
-                inhabited = tables[lower]["n_children"] > 0
+                inhabited = tables[lower][population] > 0
                 for up_code, codes in groups.items():
                     if up_code not in dec[upper] or dec[upper][up_code][count] is not None:
                         continue

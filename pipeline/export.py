@@ -178,7 +178,7 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
                      for lvl, t in internal.items()}
         reasons = disclosure.decide(internal, ancestors=ancestors, th=th, row_rule=young_adult_row,
                                     counts=("n_young_adults", "n_poor", "n_lt_poor", "n_away"),
-                                    extra_rule=lambda row, th: {})
+                                    extra_rule=lambda row, th: {}, population="n_young_adults")
         for lvl in levels:
             rel = disclosure.apply(internal[lvl], reasons[lvl], th=th, counts=tuple(YA_COUNTS), rates=tuple(SHARES))
             rel.index.name = "area_code"
