@@ -25,6 +25,8 @@ T = "reports/tables"
 LEVELS = ["buurt", "wijk", "gemeente", "region"]
 REGION = config["region"]["gemeenten"]
 REGION_NAME = config["region"]["name"]
+# Outputs of later rules that `all` should build too; rules defined further down append to it.
+EXTRA_TARGETS = []
 
 
 def raw_ready():
@@ -95,11 +97,14 @@ rule all:
         "reports/output_check.json",
         expand("figures/outflow_{level}.{ext}", level=["buurt", "wijk", "gemeente"], ext=["png", "pdf"]),
         "figures/outflow_kaart.html",
+        lambda wildcards: EXTRA_TARGETS,
 
 
 if SYN["enabled"]:
 
     checkpoint synthesize:
+        input:
+            code=src("synthesize"),
         output:
             directory(SYN["out_dir"]),
         params:

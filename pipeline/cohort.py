@@ -101,8 +101,28 @@ def select_children(persons: pd.DataFrame, parents: pd.DataFrame, *, birth_years
     n2 = len(kids)
     kids = kids[kids["n_parents"] >= need]
     att.record(f"at least {need} counted parent(s)", before=n2, after=len(kids))
+    kids = add_grandparents(kids, people, parents, min_gap=min_parent_age_gap, attrition=att)
     kids = kids.astype({"birth_year": "int16", "birth_month": "int8"})
     return kids.reset_index(drop=True)
+
+
+def add_grandparents(kids: pd.DataFrame, persons: pd.DataFrame, parents: pd.DataFrame, *, min_gap: int,
+                     attrition: io.Attrition | None = None) -> pd.DataFrame:
+    """KINDOUDERTAB applied twice: the counted parents of each counted parent, as
+    ``father_father``, ``father_mother``, ``mother_father`` and ``mother_mother``."""
+    att = attrition or io.Attrition("cohort")
+    rins = pd.unique(pd.concat([kids["father"], kids["mother"]]).dropna())
+    gen1 = persons[persons["RINPERSOON"].isin(rins)]
+    quiet = io.Attrition("cohort")  # the parents' own conflicts are not the cohort's attrition
+    linked = link_parents(gen1, persons, parents, min_gap=min_gap, attrition=quiet).set_index("RINPERSOON")
+    out = kids.copy()
+    for role in ("father", "mother"):
+        for gp in ("father", "mother"):
+            g = out[role].map(linked[gp])
+            out[f"{role}_{gp}"] = g.astype(object).where(g.notna(), None)
+    n_any = int(out[["father_father", "father_mother", "mother_father", "mother_mother"]].notna().any(axis=1).sum())
+    att.record("third generation: at least one counted grandparent (not a filter)", before=len(out), after=n_any)
+    return out
 
 
 def main(argv: list[str]) -> int:

@@ -11,18 +11,21 @@ import pandas as pd
 
 from . import disclosure, io
 from .disclosure import Thresholds
-from .measures import LEVELS, PROPORTIONS, REGRESSIONS
+from .measures import LEVELS, PROPORTIONS, REGRESSIONS, TOTAL
 from .young_adults import COUNTS as YA_COUNTS
 from .young_adults import SHARES
 
 SUFFIXES = ("_ci_low", "_ci_high", "_eb", "_reliability")
 
 
-def transmission_columns() -> list[str]:
-    cols = ["area_code", "area_name", "level", *disclosure.COUNTS]
-    for name in ("outflow", "p_child_poor_parents_not_poor", "risk_ratio", "inflow", *REGRESSIONS, "p_q1_q1", "p_q5_q1"):
-        cols += [name] + [name + s for s in SUFFIXES if not (name == "risk_ratio" and s in ("_eb", "_reliability"))]
-    return cols + ["suppressed"]
+def transmission_columns(available) -> list[str]:
+    """The exported columns in order, of those the internal table has."""
+    cols = ["area_code", "area_name", "level", "group", *disclosure.COUNTS]
+    for name in ("outflow", "p_child_poor_parents_not_poor", "risk_ratio", "inflow",
+                 "outflow_lt", "p_child_poor_parents_not_poor_lt", "risk_ratio_lt", "inflow_lt", "outflow_3gen",
+                 *REGRESSIONS, "p_q1_q1", "p_q5_q1"):
+        cols += [name] + [name + s for s in SUFFIXES if not (name.startswith("risk_ratio") and s in ("_eb", "_reliability"))]
+    return [c for c in cols if c in set(available)] + ["suppressed"]
 
 
 def area_frame(areas: pd.DataFrame, *, level: str, region_name: str) -> pd.DataFrame:
@@ -56,13 +59,44 @@ def complete(measures: pd.DataFrame, frame: pd.DataFrame, *, level: str) -> pd.D
         if level == "buurt":
             add["wijk"] = "WK" + extra.str[2:8]
         frame = pd.concat([frame, add])
-    t = frame.join(m.drop(columns=["level"], errors="ignore"), how="left")
+    t = frame.join(m.drop(columns=["level", "key", "group"], errors="ignore"), how="left")
+    _fill_counts(t)
+    t["level"] = level
+    t["group"] = TOTAL
+    t["area_code"] = t.index
+    return t
+
+
+def _fill_counts(t: pd.DataFrame) -> None:
     for c in disclosure.COUNTS:
-        t[c] = t[c].fillna(0).astype("int64")
+        if c in t.columns:
+            t[c] = t[c].fillna(0).astype("int64")
     for c in [c for c in t.columns if c.startswith("_") and (c.endswith("_n") or c.endswith("_k"))]:
         t[c] = t[c].fillna(0)
-    t["level"] = level
-    return t
+
+
+def group_tables(measures: pd.DataFrame, frame: pd.DataFrame, *, level: str,
+                 region_name: str) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Breakdown rows of one level as tables "level|breakdown" indexed "code|breakdown=label", with their
+    ancestors: the area's total row, and the same group one level up (both partitions)."""
+    tables, ancestors = {}, {}
+    rows = measures[measures["group"] != TOTAL]
+    for b, g in rows.groupby(rows["group"].str.split("=").str[0]):
+        name = f"{level}|{b}"
+        t = g.set_index("key").drop(columns=["level"])
+        t["area_name"] = t["area_code"].map(frame["area_name"]).fillna("(niet in grenzenbestand)")
+        t["level"] = level
+        _fill_counts(t)
+        label = t.index.str.split("|").str[1]
+        anc = pd.DataFrame({level: t["area_code"]}, index=t.index)
+        up = {"buurt": "wijk", "wijk": "gemeente", "gemeente": "region"}.get(level)
+        if up:
+            code = t["area_code"]
+            up_code = (region_name if up == "region" else
+                       ("GM" + code.str[2:6]) if up == "gemeente" else ("WK" + code.str[2:8]))
+            anc[f"{up}|{b}"] = up_code + "|" + label
+        tables[name], ancestors[name] = t, anc
+    return tables, ancestors
 
 
 def _rule_text(stat: str, th: Thresholds) -> str:
@@ -73,53 +107,72 @@ def _rule_text(stat: str, th: Thresholds) -> str:
     return f"numerator and complement >= {th.min_events}; 2x2 cells not recoverable; nested areas"
 
 
-def _n_for(stat: str, row: pd.Series) -> float:
-    if stat in REGRESSIONS:
-        return row[f"_{stat}_n"]
-    if f"_{stat}_n" in row.index:
-        return row[f"_{stat}_n"]
-    return row["n_children"]
+def _n_for(stat: str, table: pd.DataFrame) -> str:
+    """The column holding the unrounded n behind ``stat``."""
+    if f"_{stat}_n" in table.columns:
+        return f"_{stat}_n"
+    return "n_children"
 
 
 def check_entries(table_name: str, internal: pd.DataFrame, reasons: pd.DataFrame, released: pd.DataFrame,
                   th: Thresholds, *, n_of=_n_for, rule_of=_rule_text, year=None) -> list[dict]:
     """One entry per cell (released or withheld) for reports/output_check.json."""
     out = []
-    for code in released.index:
-        for stat in reasons.columns:
-            reason = reasons.at[code, stat]
-            entry = {"table": table_name, "area_code": code, "statistic": stat,
-                     "released": reason is None or (isinstance(reason, float) and np.isnan(reason)),
-                     "unrounded_n": int(n_of(stat, internal.loc[code]))}
-            if year is not None:
-                entry["year"] = int(year)
-            if entry["released"]:
-                entry["rule"] = rule_of(stat, th)
-                v = released.at[code, stat]
-                entry["value"] = None if pd.isna(v) else (float(v) if not isinstance(v, (int, np.integer)) else int(v))
-            else:
-                entry["reason"] = reason
-            out.append(entry)
+    area = internal["area_code"] if "area_code" in internal.columns else pd.Series(internal.index, index=internal.index)
+    group = internal["group"] if "group" in internal.columns else None
+    for stat in reasons.columns:
+        why = reasons[stat].reindex(internal.index)
+        ok = why.isna()
+        d = pd.DataFrame({"table": table_name, "area_code": area.to_numpy(), "statistic": stat,
+                          "released": ok.to_numpy(),
+                          "unrounded_n": internal[n_of(stat, internal)].fillna(0).astype("int64").to_numpy()},
+                         index=internal.index)
+        if group is not None:
+            d.insert(2, "group", group.to_numpy())
+        if year is not None:
+            d.insert(1, "year", int(year))
+        vals = released[stat].reindex(internal.index).astype("float64")
+        d["rule"] = np.where(ok, rule_of(stat, th), None)
+        d["value"] = vals.where(ok & vals.notna(), None).astype(object)
+        d["reason"] = why.where(~ok, None)
+        for rec in d.to_dict("records"):
+            out.append({k: v for k, v in rec.items()
+                        if not (k == "rule" and v is None) and not (k == "reason" and v is None)
+                        and not (k == "value" and not rec["released"])})
     return out
 
 
 def export_transmission(measures: dict[str, pd.DataFrame], areas: pd.DataFrame, *, region_name: str,
                         th: Thresholds) -> tuple[dict[str, pd.DataFrame], list[dict]]:
-    """Released transmission tables per level and their output-check entries."""
-    internal = {lvl: complete(measures[lvl], area_frame(areas, level=lvl, region_name=region_name), level=lvl)
-                for lvl in LEVELS}
-    ancestors = {lvl: t[[c for c in ("region", "gemeente", "wijk") if c in t.columns]] for lvl, t in internal.items()}
+    """Released transmission tables per level (group rows included) and their output-check entries."""
+    internal, ancestors = {}, {}
+    for lvl in LEVELS:
+        m = measures[lvl]
+        if "group" not in m.columns:
+            m = m.assign(group=TOTAL, key=m["area_code"])
+        frame = area_frame(areas, level=lvl, region_name=region_name)
+        internal[lvl] = complete(m[m["group"] == TOTAL], frame, level=lvl)
+        ancestors[lvl] = internal[lvl][[c for c in ("region", "gemeente", "wijk") if c in internal[lvl].columns]]
+        gt, ga = group_tables(m, frame, level=lvl, region_name=region_name)
+        internal.update(gt)
+        ancestors.update(ga)
     reasons = disclosure.decide(internal, ancestors=ancestors, th=th)
     tables, entries = {}, []
-    cols = transmission_columns()
     for lvl in LEVELS:
-        rel = disclosure.apply(internal[lvl], reasons[lvl], th=th)
-        rel = rel.reset_index().rename(columns={"index": "area_code"})
-        tables[lvl] = rel[cols]
-        entries += check_entries(f"transmission_{lvl}", internal[lvl], reasons[lvl], rel.set_index("area_code"), th)
-        n_with = int((internal[lvl]["n_children"] > 0).sum())
-        n_out = int(rel["outflow"].notna().sum())
-        io.log.info("transmission_%s: %d areas, %d with children, outflow released for %d", lvl, len(rel), n_with, n_out)
+        parts = []
+        for name in [n for n in internal if n.split("|")[0] == lvl]:
+            rel = disclosure.apply(internal[name], reasons[name], th=th)
+            entries += check_entries(f"transmission_{lvl}", internal[name], reasons[name], rel, th)
+            parts.append(rel.reset_index(drop=True))
+        rel = pd.concat(parts, ignore_index=True)
+        rel["_order"] = rel["group"] != TOTAL
+        rel = rel.sort_values(["_order", "area_code", "group"], kind="mergesort")
+        tables[lvl] = rel[transmission_columns(rel.columns)].reset_index(drop=True)
+        main = internal[lvl]
+        n_with = int((main["n_children"] > 0).sum())
+        n_out = int(tables[lvl].loc[tables[lvl]["group"] == TOTAL, "outflow"].notna().sum())
+        io.log.info("transmission_%s: %d areas, %d with children, outflow released for %d; %d group rows",
+                    lvl, len(main), n_with, n_out, int((tables[lvl]["group"] != TOTAL).sum()))
     return tables, entries
 
 
@@ -188,7 +241,7 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
             tables[lvl].append(rel[["year", "area_code", "area_name", "level", *YA_COUNTS, *share_cols, "suppressed"]])
             entries += check_entries(
                 f"young_adults_{lvl}", internal[lvl], reasons[lvl], rel.set_index("area_code"), th, year=year,
-                n_of=lambda stat, row: row[SHARES[stat][1]] if stat in SHARES else row["n_young_adults"],
+                n_of=lambda stat, t: SHARES[stat][1] if stat in SHARES else "n_young_adults",
                 rule_of=lambda stat, th: f"numerator and complement >= {th.min_events}; n >= {th.min_n}; nested areas")
     return {lvl: pd.concat(v, ignore_index=True) for lvl, v in tables.items()}, entries
 

@@ -973,8 +973,11 @@ def read_transmission_table(path: Path, *, measure: str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise MapInputError(f"{path}: table not found")
-    text_columns = {"area_code": str, "area_name": str, "level": str, "suppressed": str}
+    text_columns = {"area_code": str, "area_name": str, "level": str, "group": str, "suppressed": str}
     table = pd.read_csv(path, dtype=text_columns, keep_default_na=False, na_values=[""])
+    if "group" in table.columns:
+        # Breakdown rows (sex, household, origin) are not mapped; the map shows the totals.
+        table = table[table["group"].fillna("totaal") == "totaal"].reset_index(drop=True)
     missing = [c for c in (*TABLE_COLUMNS, measure) if c not in table.columns]
     if missing:
         raise MapInputError(f"{path}: missing column(s) {', '.join(missing)}")

@@ -15,7 +15,8 @@ from . import io
 Z = 1.959963984540054
 LEVELS = ("buurt", "wijk", "gemeente", "region")
 PARENT_LEVEL = {"buurt": "gemeente", "wijk": "gemeente", "gemeente": "region", "region": None}
-PROPORTIONS = ("outflow", "p_child_poor_parents_not_poor", "inflow", "p_q1_q1", "p_q5_q1")
+PROPORTIONS = ("outflow", "p_child_poor_parents_not_poor", "inflow", "outflow_lt", "p_child_poor_parents_not_poor_lt",
+               "inflow_lt", "outflow_3gen", "p_q1_q1", "p_q5_q1")
 REGRESSIONS = ("abs_mobility_p25", "rank_slope", "kk_p25")
 
 
@@ -126,39 +127,54 @@ def _prop(out: pd.DataFrame, name: str, k: pd.Series, n: pd.Series) -> None:
     out[f"_{name}_n"] = n
 
 
+def _two_by_two(out: pd.DataFrame, k: pd.DataFrame, *, parents: str, child: str, sfx: str) -> None:
+    """Counts, outflow, the non-poor rate, risk ratio and inflow of one 2x2 table (parents x child)."""
+    pp = k[parents].astype(bool)
+    cp = k[child].astype(bool)
+    area = k["_area"]
+    out[f"n_parents_poor{sfx}"] = pp.groupby(area).sum().reindex(out.index, fill_value=0).astype("int64")
+    out[f"n_child_poor{sfx}"] = cp.groupby(area).sum().reindex(out.index, fill_value=0).astype("int64")
+    out[f"n_both_poor{sfx}"] = (pp & cp).groupby(area).sum().reindex(out.index, fill_value=0).astype("int64")
+    a = out[f"n_both_poor{sfx}"]
+    n_np = out["n_children"] - out[f"n_parents_poor{sfx}"]
+    k_np = out[f"n_child_poor{sfx}"] - a
+    _prop(out, f"outflow{sfx}", a, out[f"n_parents_poor{sfx}"])
+    _prop(out, f"p_child_poor_parents_not_poor{sfx}", k_np, n_np)
+    rr = f"risk_ratio{sfx}"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[rr] = out[f"outflow{sfx}"] / out[f"p_child_poor_parents_not_poor{sfx}"]
+        # Katz log interval; undefined when either numerator is 0.
+        af, n1, cf, n0 = (a.astype(float), out[f"n_parents_poor{sfx}"].astype(float), k_np.astype(float),
+                          n_np.astype(float))
+        se_log = np.sqrt(1 / af - 1 / n1 + 1 / cf - 1 / n0)
+        ok = (af > 0) & (cf > 0) & np.isfinite(out[rr])
+        out[f"{rr}_ci_low"] = np.exp(np.log(out[rr]) - Z * se_log).where(ok)
+        out[f"{rr}_ci_high"] = np.exp(np.log(out[rr]) + Z * se_log).where(ok)
+    out[rr] = out[rr].where(np.isfinite(out[rr]))
+    _prop(out, f"inflow{sfx}", a, out[f"n_child_poor{sfx}"])
+
+
 def area_measures(kids: pd.DataFrame, *, area: pd.Series) -> pd.DataFrame:
     """All §7 measures per value of ``area`` (aligned with ``kids``), with Wilson/HC1 intervals.
 
     ``kids`` needs boolean ``parents_poor`` and ``child_poor`` and float ``parent_rank`` and
-    ``child_rank``; only children with both statuses count. Helper columns starting with "_"
-    (standard errors, numerators, denominators, regression n) feed shrinkage and disclosure.
+    ``child_rank``; only children with both statuses count. With ``parents_lt_poor`` and
+    ``child_lt_poor`` the long-term variants (suffix ``_lt``) follow; with ``grandparents_poor``
+    the three-generation rate. Helper columns starting with "_" (standard errors, numerators,
+    denominators, regression n) feed shrinkage and disclosure.
     """
     k = kids.assign(_area=area.to_numpy())
-    k = k[k["parents_poor"].notna() & k["child_poor"].notna()]
-    pp = k["parents_poor"].astype(bool)
-    cp = k["child_poor"].astype(bool)
-    g = k.groupby("_area", sort=True)
-    out = pd.DataFrame({
-        "n_children": g.size(),
-        "n_parents_poor": pp.groupby(k["_area"]).sum(),
-        "n_child_poor": cp.groupby(k["_area"]).sum(),
-        "n_both_poor": (pp & cp).groupby(k["_area"]).sum(),
-    }).astype("int64")
-    n_np = out["n_children"] - out["n_parents_poor"]
-    k_np = out["n_child_poor"] - out["n_both_poor"]
-    _prop(out, "outflow", out["n_both_poor"], out["n_parents_poor"])
-    _prop(out, "p_child_poor_parents_not_poor", k_np, n_np)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["risk_ratio"] = out["outflow"] / out["p_child_poor_parents_not_poor"]
-        # Katz log interval; undefined when either numerator is 0.
-        a, n1, c, n0 = (out["n_both_poor"].astype(float), out["n_parents_poor"].astype(float),
-                        k_np.astype(float), n_np.astype(float))
-        se_log = np.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n0)
-        okrr = (a > 0) & (c > 0) & np.isfinite(out["risk_ratio"])
-        out["risk_ratio_ci_low"] = np.exp(np.log(out["risk_ratio"]) - Z * se_log).where(okrr)
-        out["risk_ratio_ci_high"] = np.exp(np.log(out["risk_ratio"]) + Z * se_log).where(okrr)
-    out["risk_ratio"] = out["risk_ratio"].where(np.isfinite(out["risk_ratio"]))
-    _prop(out, "inflow", out["n_both_poor"], out["n_child_poor"])
+    k = k[k["_area"].notna() & k["parents_poor"].notna() & k["child_poor"].notna()]
+    out = pd.DataFrame({"n_children": k.groupby("_area", sort=True).size()}).astype("int64")
+    _two_by_two(out, k, parents="parents_poor", child="child_poor", sfx="")
+    if {"parents_lt_poor", "child_lt_poor"} <= set(k.columns):
+        lt = k[k["parents_lt_poor"].notna() & k["child_lt_poor"].notna()]
+        _two_by_two(out, lt, parents="parents_lt_poor", child="child_lt_poor", sfx="_lt")
+    if "grandparents_poor" in k.columns:
+        three = k[k["parents_poor"].astype(bool) & k["grandparents_poor"].fillna(False).astype(bool)]
+        n3 = three.groupby("_area").size().reindex(out.index, fill_value=0)
+        k3 = three["child_poor"].astype(bool).groupby(three["_area"]).sum().reindex(out.index, fill_value=0)
+        _prop(out, "outflow_3gen", k3, n3)
 
     r = k[k["parent_rank"].notna() & k["child_rank"].notna()]
     full = ols_hc1(r["_area"], r["parent_rank"], r["child_rank"]).reindex(out.index)
@@ -187,26 +203,66 @@ def shrink(table: pd.DataFrame, *, parent: pd.Series) -> pd.DataFrame:
     """Add ``_eb`` and ``_reliability`` for every proportion and regression estimate."""
     out = table.copy()
     for name in PROPORTIONS + REGRESSIONS:
-        out[f"{name}_eb"], out[f"{name}_reliability"] = empirical_bayes(out[name], out[f"_{name}_se"], parent)
+        if name in out.columns:
+            out[f"{name}_eb"], out[f"{name}_reliability"] = empirical_bayes(out[name], out[f"_{name}_se"], parent)
     return out
 
 
-def all_levels(kids: pd.DataFrame, *, region_name: str) -> dict[str, pd.DataFrame]:
-    """Measures with shrinkage for buurt, wijk, gemeente and the region (one row)."""
+# Breakdowns the anchors publish: extra rows with a ``group`` column, "name=label".
+BREAKDOWNS = {
+    "geslacht": ("geslacht", {"1": "man", "2": "vrouw"}),
+    "huishouden": ("two_parent", {True: "tweeouder", False: "eenouder"}),
+    "herkomst": ("generatie", {"0": "Nederland", "1": "eerste generatie", "2": "tweede generatie"}),
+}
+TOTAL = "totaal"
+
+
+def group_labels(kids: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per breakdown the label of each child ("onbekend" where the register does not say)."""
+    out = {}
+    for name, (col, labels) in BREAKDOWNS.items():
+        if col not in kids.columns:
+            continue
+        v = kids[col].astype(object)
+        out[name] = v.map(lambda x: labels.get(x, "onbekend") if pd.notna(x) else "onbekend").astype(object)
+    return out
+
+
+def all_levels(kids: pd.DataFrame, *, region_name: str, breakdowns: bool = True) -> dict[str, pd.DataFrame]:
+    """Measures with shrinkage for buurt, wijk, gemeente and the region (one row), and, with
+    ``breakdowns``, for every (level, breakdown) as tables keyed "level|breakdown".
+
+    Each table has ``key`` (area code, or "code|breakdown=label" for group rows), ``area_code``, ``level``
+    and ``group`` ("totaal" or "breakdown=label"). Group rows shrink towards the same group in the
+    parent area.
+    """
     kids = kids.assign(region=region_name)
+    labels = group_labels(kids) if breakdowns else {}
     out = {}
     for level in LEVELS:
-        t = area_measures(kids, area=kids[level])
         parent_level = PARENT_LEVEL[level]
-        if parent_level:
-            lookup = kids.drop_duplicates(level).set_index(level)[parent_level]
-            t = shrink(t, parent=t["area_code"].map(lookup))
-        else:
-            for name in PROPORTIONS + REGRESSIONS:
-                t[f"{name}_eb"], t[f"{name}_reliability"] = np.nan, np.nan
-        t.insert(1, "level", level)
-        out[level] = t
-        io.log.info("%s: %d areas with children, %d children", level, len(t), int(t["n_children"].sum()))
+        variants = [(level, kids[level], TOTAL, None)]
+        for name, lab in labels.items():
+            variants.append((f"{level}|{name}", kids[level] + "|" + name + "=" + lab, name, lab))
+        for key, area, group, lab in variants:
+            t = area_measures(kids, area=area)
+            t = t.rename(columns={"area_code": "key"})
+            t.insert(1, "area_code", t["key"].str.split("|").str[0])
+            t.insert(2, "level", level)
+            t.insert(3, "group", TOTAL if lab is None else t["key"].str.split("|").str[1])
+            if parent_level:
+                lookup = kids.drop_duplicates(level).set_index(level)[parent_level]
+                parent = t["area_code"].map(lookup)
+                if lab is not None:
+                    parent = parent + "|" + t["key"].str.split("|").str[1]
+                t = shrink(t, parent=parent)
+            else:
+                for name in PROPORTIONS + REGRESSIONS:
+                    if name in t.columns:
+                        t[f"{name}_eb"], t[f"{name}_reliability"] = np.nan, np.nan
+            out[key] = t
+        io.log.info("%s: %d areas with children, %d children", level, len(out[level]),
+                    int(out[level]["n_children"].sum()))
     return out
 
 
@@ -214,10 +270,12 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipeline measures", description=__doc__)
     ap.add_argument("--statuses", required=True)
     ap.add_argument("--region-name", required=True)
-    ap.add_argument("--out-dir", required=True, help="writes measures_{level}.parquet")
+    ap.add_argument("--out-dir", required=True, help="writes measures_{level}.parquet (groups included)")
     a = ap.parse_args(argv)
     io.setup_logging("measures")
     kids = io.read_parquet(a.statuses)
-    for level, t in all_levels(kids, region_name=a.region_name).items():
+    tables = all_levels(kids, region_name=a.region_name)
+    for level in LEVELS:
+        t = pd.concat([tables[k] for k in tables if k.split("|")[0] == level], ignore_index=True)
         io.write_parquet(t, f"{a.out_dir}/measures_{level}.parquet")
     return 0

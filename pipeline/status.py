@@ -11,6 +11,7 @@ import pandas as pd
 from . import io
 
 FIELDS = ["hh", "valid", "poor", "lt_poor", "rank"]
+GRANDPARENTS = ["father_father", "father_mother", "mother_father", "mother_mother"]
 
 
 def _lookup(py: pd.DataFrame, rins: pd.Series) -> pd.DataFrame:
@@ -76,6 +77,12 @@ def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame]
             use[take_mo] = mo[take_mo]
             use[take_fa] = fa[take_fa]
             use["source"] = np.select([own["found"], take_mo, take_fa], ["own", "mother", "father"], "none")
+            use["both_known"] = (mo["found"] & fa["found"]).to_numpy()
+            use["together"] = (use["both_known"] & (mo["hh"].to_numpy() == fa["hh"].to_numpy())).to_numpy()
+            grand = [_lookup(py, k[g]) for g in GRANDPARENTS if g in k.columns]
+            if grand:
+                use["gp_valid"] = np.column_stack([g["valid"].to_numpy() for g in grand]).astype(np.int8).tolist()
+                use["gp_poor"] = np.column_stack([g["poor"].to_numpy() for g in grand]).astype(np.int8).tolist()
             use["child"] = child_id[in_p].to_numpy()
             use["year"] = year
             p_rows.append(use)
@@ -99,6 +106,26 @@ def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame]
                      min_valid=parents_min_valid_years, poor_share=poor_share)
     chi = _summarise(c_long.astype({"valid": bool, "poor": bool, "lt_poor": bool}), prefix="child",
                      min_valid=child_min_valid_years, poor_share=poor_share)
+    # Two-parent childhood household: both counted parents in one household in at least half of the
+    # window's years in which both had a household; one counted parent means a one-parent household.
+    if len(p_long):
+        g = p_long.groupby("child", sort=False)
+        known, together = g["both_known"].sum(), g["together"].sum()
+        two = (together >= poor_share * known).where(known > 0).reindex(par.index)
+        n_counted = kids["father"].notna().astype(int) + kids["mother"].notna().astype(int)
+        one_counted = pd.Series((n_counted < 2).to_numpy(), index=np.arange(len(kids))).reindex(par.index)
+        par["two_parent"] = two.where(~one_counted.fillna(False).astype(bool), False)
+    # Third generation: a grandparent's own household poor in at least half of its valid years in
+    # the same window (at least ``parents_min_valid_years``); any of the four grandparents counts.
+    if len(p_long) and "gp_valid" in p_long.columns:
+        gv = np.array(p_long["gp_valid"].tolist(), dtype=np.int16)
+        gp = np.array(p_long["gp_poor"].tolist(), dtype=np.int16)
+        nv = pd.DataFrame(gv).groupby(p_long["child"].to_numpy()).sum()
+        npoor = pd.DataFrame(gp).groupby(p_long["child"].to_numpy()).sum()
+        has = nv >= parents_min_valid_years
+        poor = (npoor >= poor_share * nv) & has
+        par["grandparents_known"] = has.any(axis=1).reindex(par.index)
+        par["grandparents_poor"] = poor.any(axis=1).where(has.any(axis=1)).reindex(par.index)
     # Living with a parent: in the last valid adult year the child's household key is a parent's.
     last = c_long[c_long["valid"].astype(bool)].sort_values("year").drop_duplicates("child", keep="last")
     with_parent = ((last["hh"] == last["hh_father"]) | (last["hh"] == last["hh_mother"])).to_numpy()
@@ -115,8 +142,16 @@ def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame]
     has_c = has_p & out["child_poor"].notna()
     att.record(f"own status known as young adult (>= {child_min_valid_years} valid years at ages "
                f"{child_ages[0]}-{child_ages[1]})", before=int(has_p.sum()), after=int(has_c.sum()))
-    for c in ("parents_poor", "parents_lt_poor", "child_poor", "child_lt_poor", "lives_with_parent"):
-        out[c] = out[c].astype("boolean")
+    kids_n = int(has_c.sum())
+    if "grandparents_poor" in out.columns:
+        gp_known = has_c & out["grandparents_poor"].notna()
+        att.record("third generation: a grandparent's status known (same window, >= "
+                   f"{parents_min_valid_years} valid years)", before=kids_n, after=int(gp_known.sum()))
+    for c in ("parents_poor", "parents_lt_poor", "child_poor", "child_lt_poor", "lives_with_parent", "two_parent",
+              "grandparents_poor"):
+        if c in out.columns:
+            out[c] = out[c].astype("boolean")
+    out = out.drop(columns=["grandparents_known"], errors="ignore")
     return out
 
 
@@ -138,7 +173,10 @@ def main(argv: list[str]) -> int:
     io.setup_logging("status")
     att = io.Attrition("status")
     kids = io.read_parquet(a.children)
-    keep = set(kids["RINPERSOON"]) | set(kids["father"].dropna()) | set(kids["mother"].dropna())
+    keep = set(kids["RINPERSOON"])
+    for c in ["father", "mother"] + GRANDPARENTS:
+        if c in kids.columns:
+            keep |= set(kids[c].dropna())
     years = {}
     for f in a.person_years:
         y = int(_YEAR.findall(Path(f).name)[-1])

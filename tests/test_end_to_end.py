@@ -153,10 +153,22 @@ def count_from_raw(raw: Path, target_year: int):
 
 # ----------------------------------------------------------------------------- the tests
 
+def released_table(run, lvl):
+    """An exported table indexed like the internal one: area code, or "code|group" for groups."""
+    t = pd.read_csv(run / f"reports/tables/transmission_{lvl}.csv", dtype={"area_code": str, "group": str})
+    t["key"] = t["area_code"].where(t["group"] == "totaal", t["area_code"] + "|" + t["group"])
+    return t.set_index("key")
+
+
+def internal_table(run, lvl):
+    return pd.read_parquet(run / f"data/processed/measures/measures_{lvl}.parquet").set_index("key")
+
+
 def test_exported_counts_match_a_count_from_the_raw_files(run):
     counts = count_from_raw(run / "data/raw/synthetic/cbs", 2023)
     for lvl in LEVELS:
-        t = pd.read_csv(run / f"reports/tables/transmission_{lvl}.csv", dtype={"area_code": str}).set_index("area_code")
+        t = released_table(run, lvl)
+        t = t[t["group"] == "totaal"]
         released = t[t["n_children"].notna()]
         assert len(released), f"nothing released at {lvl}"
         checked = 0
@@ -170,8 +182,8 @@ def test_exported_counts_match_a_count_from_the_raw_files(run):
 
 def test_planted_clusters_come_out_on_top(run):
     truth = pd.read_csv(run / "data/raw/synthetic/truth/buurt_truth.csv", dtype=str)
-    m = pd.read_parquet(run / "data/processed/measures/measures_buurt.parquet").merge(
-        truth, left_on="area_code", right_on="buurtcode", how="inner")
+    m = pd.read_parquet(run / "data/processed/measures/measures_buurt.parquet")
+    m = m[m["group"] == "totaal"].merge(truth, left_on="area_code", right_on="buurtcode", how="inner")
     cluster = m["cluster"].fillna("") != ""
     assert cluster.any() and (~cluster).any()
     pooled_in = m.loc[cluster, "n_both_poor"].sum() / m.loc[cluster, "n_parents_poor"].sum()
@@ -181,8 +193,8 @@ def test_planted_clusters_come_out_on_top(run):
     mean_out = m.loc[~cluster, "outflow_eb"].mean()
     assert mean_in > mean_out + 0.1, (mean_in, mean_out)
     wt = pd.read_csv(run / "data/raw/synthetic/truth/wijk_truth.csv", dtype={"wijkcode": str})
-    w = pd.read_parquet(run / "data/processed/measures/measures_wijk.parquet").merge(
-        wt, left_on="area_code", right_on="wijkcode")
+    w = pd.read_parquet(run / "data/processed/measures/measures_wijk.parquet")
+    w = w[w["group"] == "totaal"].merge(wt, left_on="area_code", right_on="wijkcode")
     w = w[w["n_parents_poor"] >= 10]
     rho = w["outflow_eb"].rank().corr(w["outflow_propensity"].astype(float).rank())
     assert len(w) >= 15 and rho > 0.5, (len(w), rho)
@@ -190,27 +202,31 @@ def test_planted_clusters_come_out_on_top(run):
 
 def test_no_exported_cell_breaks_the_rules(run):
     out = run / "reports/tables"
-    internal = {lvl: pd.read_parquet(run / f"data/processed/measures/measures_{lvl}.parquet").set_index("area_code")
-                for lvl in LEVELS}
-    released = {lvl: pd.read_csv(out / f"transmission_{lvl}.csv", dtype={"area_code": str}).set_index("area_code")
-                for lvl in LEVELS}
+    internal = {lvl: internal_table(run, lvl) for lvl in LEVELS}
+    released = {lvl: released_table(run, lvl) for lvl in LEVELS}
     for lvl in LEVELS:
-        t, m = released[lvl], internal[lvl].reindex(released[lvl].index)
-        a = m["n_both_poor"]
-        b = m["n_parents_poor"] - a
-        c = m["n_child_poor"] - a
-        d = m["n_children"] - m["n_parents_poor"] - c
+        t, m = released[lvl], internal[lvl].reindex(released[lvl].index).fillna(0)
         assert (m.loc[t["n_children"].notna(), "n_children"] >= T).all()
-        for col, num, comp in (("outflow", a, b), ("p_child_poor_parents_not_poor", c, d), ("inflow", a, c),
-                               ("n_parents_poor", a + b, c + d), ("n_child_poor", a + c, b + d)):
-            rel = t[col].notna()
-            assert (num[rel] >= T).all() and (comp[rel] >= T).all(), (lvl, col)
-            for suffix in ("_ci_low", "_ci_high", "_eb", "_reliability"):
-                if col + suffix in t.columns:
-                    assert not (t[col + suffix].notna() & ~rel).any(), (lvl, col + suffix)
-        # n_child_poor and outflow together would give c = n_child_poor - outflow * n_parents_poor
-        both = t["n_child_poor"].notna() & t["outflow"].notna() & t["n_parents_poor"].notna()
-        assert (c[both] >= T).all(), lvl
+        for sfx in ("", "_lt"):
+            a = m[f"n_both_poor{sfx}"]
+            b = m[f"n_parents_poor{sfx}"] - a
+            c = m[f"n_child_poor{sfx}"] - a
+            d = m["n_children"] - m[f"n_parents_poor{sfx}"] - c
+            for col, num, comp in (("outflow", a, b), ("p_child_poor_parents_not_poor", c, d), ("inflow", a, c),
+                                   ("n_parents_poor", a + b, c + d), ("n_child_poor", a + c, b + d),
+                                   ("n_both_poor", a, b + c + d)):
+                col = col + sfx
+                rel = t[col].notna()
+                assert (num[rel] >= T).all() and (comp[rel] >= T).all(), (lvl, col)
+                for suffix in ("_ci_low", "_ci_high", "_eb", "_reliability"):
+                    if col + suffix in t.columns:
+                        assert not (t[col + suffix].notna() & ~rel).any(), (lvl, col + suffix)
+            # n_child_poor and outflow together would give c = n_child_poor - outflow * n_parents_poor
+            both = t[f"n_child_poor{sfx}"].notna() & t[f"outflow{sfx}"].notna() & t[f"n_parents_poor{sfx}"].notna()
+            assert (c[both] >= T).all(), lvl
+        rel = t["outflow_3gen"].notna()
+        k3, n3 = m["_outflow_3gen_k"], m["_outflow_3gen_n"]
+        assert (k3[rel] >= T).all() and ((n3 - k3)[rel] >= T).all(), lvl
         for reg in ("abs_mobility_p25", "rank_slope", "kk_p25"):
             rel = t[reg].notna()
             assert (m.loc[rel, f"_{reg}_n"] - 2 >= T).all(), (lvl, reg)
@@ -221,20 +237,32 @@ def test_no_exported_cell_breaks_the_rules(run):
     for count in ("n_children", "n_parents_poor", "n_child_poor", "n_both_poor"):
         for lower, f in parent_of.items():
             held = defaultdict(int)
-            for code, row in released[lower].iterrows():
+            totals = released[lower][released[lower]["group"] == "totaal"]
+            for code, row in totals.iterrows():
                 if pd.isna(row[count]) and internal[lower]["n_children"].get(code, 0) > 0:
                     for upper, up in f(code).items():
                         held[(upper, up)] += 1
             for (upper, up), n in held.items():
                 if up in released[upper].index and pd.notna(released[upper].at[up, count]):
                     assert n != 1, (count, lower, upper, up)
+        # Complementary groups: under a released total, never exactly one withheld group of a breakdown.
+        for lvl in LEVELS:
+            t = released[lvl]
+            groups = t[t["group"] != "totaal"]
+            inhabited = internal[lvl]["n_children"].reindex(groups.index).fillna(0) > 0
+            held = groups[groups[count].isna() & inhabited]
+            per = held.groupby([held["area_code"], held["group"].str.split("=").str[0]]).size()
+            for (code, breakdown), n in per.items():
+                if pd.notna(t.at[code, count]):
+                    assert n != 1, (count, lvl, code, breakdown)
     # Every table has the exact first columns, one row per area, and no record-level columns.
     for lvl in LEVELS:
-        t = released[lvl].reset_index()
-        assert list(t.columns[:3]) == ["area_code", "area_name", "level"]
-        assert t["area_code"].is_unique
+        t = released[lvl].reset_index(drop=True)
+        assert list(t.columns[:4]) == ["area_code", "area_name", "level", "group"]
+        assert not t[["area_code", "group"]].duplicated().any()
+        assert t.loc[t["group"] == "totaal", "area_code"].is_unique
         assert not any("RIN" in c.upper() for c in t.columns)
-    assert len(released["region"]) == 1
+    assert (released["region"]["group"] == "totaal").sum() == 1
     check = json.loads((run / "reports/output_check.json").read_text())
     assert check["cells"] and all("unrounded_n" in c for c in check["cells"])
 
