@@ -200,6 +200,30 @@ def test_planted_clusters_come_out_on_top(run):
     assert len(w) >= 15 and rho > 0.5, (len(w), rho)
 
 
+def test_shrunk_buurt_outflow_is_closer_to_the_planted_truth(run):
+    truth = pd.read_csv(run / "data/raw/synthetic/truth/buurt_truth.csv", dtype={"buurtcode": str})
+    m = internal_table(run, "buurt")
+    m = m[(m["group"] == "totaal") & (m["n_parents_poor"] > 0)].merge(
+        truth, left_on="area_code", right_on="buurtcode")
+    planted = m["outflow_propensity"].astype(float)
+    mse_raw = ((m["outflow"] - planted) ** 2).mean()
+    mse_eb = ((m["outflow_eb"] - planted) ** 2).mean()
+    assert len(m) >= 50
+    assert mse_eb < 0.5 * mse_raw, (mse_eb, mse_raw)
+
+
+def test_young_adults_by_father_and_mother_every_year(run):
+    for lvl in ("gemeente", "wijk", "region"):
+        t = pd.read_csv(run / f"reports/tables/young_adults_{lvl}.csv")
+        assert sorted(t["year"].unique()) == list(range(2011, 2024))
+        for c in ("share_father_poor_away", "share_mother_poor_away", "share_father_poor_poor_away",
+                  "share_mother_poor_poor_away"):
+            assert c in t.columns
+    r = pd.read_csv(run / "reports/tables/young_adults_region.csv")
+    # the monitor's direction: among poor young adults living away, parents poor more often than among all
+    assert (r["share_mother_poor_poor_away"] > r["share_mother_poor_away"]).mean() > 0.8
+
+
 def test_no_exported_cell_breaks_the_rules(run):
     out = run / "reports/tables"
     internal = {lvl: internal_table(run, lvl) for lvl in LEVELS}

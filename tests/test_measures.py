@@ -134,3 +134,67 @@ def test_all_levels_region_row_and_shrinkage_columns():
     assert out["buurt"]["n_children"].sum() == 10
     assert "outflow_eb" in out["buurt"].columns and "outflow_reliability" in out["buurt"].columns
     assert out["region"]["outflow_eb"].isna().all()
+
+
+def test_edge_area_with_all_children_poor():
+    rows = [("BU00010101", True, True, 0.1 * i, 0.05 * i) for i in range(1, 13)]
+    k = _kids(rows)
+    t = area_measures(k, area=k["buurt"]).set_index("area_code").loc["BU00010101"]
+    assert t["outflow"] == 1.0 and t["inflow"] == 1.0
+    # Wilson for 12/12: upper bound 1, lower bound n / (n + z^2)
+    assert t["outflow_ci_high"] == pytest.approx(1.0)
+    assert t["outflow_ci_low"] == pytest.approx(12 / (12 + 1.959964**2), rel=1e-5)
+    # p~ = 13/14 keeps the shrinkage error finite
+    assert t["_outflow_se"] == pytest.approx(np.sqrt(13 / 14 * 1 / 14 / 12))
+    assert np.isnan(t["p_child_poor_parents_not_poor"])      # nobody with non-poor parents
+    assert np.isnan(t["risk_ratio"])
+
+
+def test_edge_area_with_one_child():
+    k = _kids([("BU00010101", True, False, 0.3, 0.4)])
+    t = area_measures(k, area=k["buurt"]).set_index("area_code").loc["BU00010101"]
+    assert t["n_children"] == 1 and t["outflow"] == 0.0
+    assert np.isnan(t["abs_mobility_p25"]) and np.isnan(t["rank_slope"])
+    low, high = wilson([0], [1])
+    assert t["outflow_ci_low"] == 0.0 and t["outflow_ci_high"] == pytest.approx(high[0])
+
+
+def test_edge_no_variation_in_parent_rank():
+    k = _kids([("BU00010101", False, False, 0.5, r) for r in (0.1, 0.5, 0.9, 0.3)])
+    t = area_measures(k, area=k["buurt"]).set_index("area_code").loc["BU00010101"]
+    assert np.isnan(t["rank_slope"]) and np.isnan(t["abs_mobility_p25"])
+
+
+def test_ols_intercept_and_slope_by_hand():
+    # points (0, .2), (.5, .3), (1, .7): xbar .5, ybar .4, Sxy = .25, Sxx = .5 -> b = .5, a = .15
+    res = ols_hc1(pd.Series(["A"] * 3), pd.Series([0.0, 0.5, 1.0]), pd.Series([0.2, 0.3, 0.7])).loc["A"]
+    assert res["slope"] == pytest.approx(0.5)
+    assert res["pred"] == pytest.approx(0.15 + 0.25 * 0.5)
+    # residuals .05, -.1, .05; HC1 variance of b with c = 3/1
+    e = np.array([0.05, -0.1, 0.05])
+    x = np.array([0.0, 0.5, 1.0])
+    var_b = 3 * np.sum(((x - 0.5) ** 2) * e**2) / 0.5**2
+    assert res["slope_se"] == pytest.approx(np.sqrt(var_b))
+
+
+def test_long_term_variant_and_three_generations():
+    rows = [("BU00010101", True, True, 0.1, 0.1)] * 4 + [("BU00010101", False, False, 0.9, 0.9)] * 4
+    k = _kids(rows)
+    k["parents_lt_poor"] = [True, True, False, False] + [False] * 4
+    k["child_lt_poor"] = [True, False, False, False] + [False] * 4
+    k["grandparents_poor"] = pd.array([True, True, True, None] + [None] * 4, dtype="boolean")
+    t = area_measures(k, area=k["buurt"]).set_index("area_code").loc["BU00010101"]
+    assert t["n_parents_poor_lt"] == 2 and t["n_both_poor_lt"] == 1 and t["outflow_lt"] == 0.5
+    assert t["_outflow_3gen_n"] == 3 and t["outflow_3gen"] == 1.0
+
+
+def test_breakdown_rows_have_groups_and_shrink_within_group():
+    rows = [(f"BU0001010{i % 3}", i % 2 == 0, i % 3 == 0, (i % 10) / 10, ((i * 7) % 10) / 10) for i in range(60)]
+    k = _kids(rows)
+    k["geslacht"] = ["1" if i % 2 else "2" for i in range(60)]
+    k["geslacht"] = k["geslacht"].astype(object)
+    out = all_levels(k, region_name="R")
+    g = out["buurt|geslacht"]
+    assert set(g["group"]) == {"geslacht=man", "geslacht=vrouw"}
+    assert g.groupby("area_code")["n_children"].sum().to_dict() == out["buurt"].set_index("area_code")["n_children"].to_dict()
+    assert set(out["region|geslacht"]["key"]) == {"R|geslacht=man", "R|geslacht=vrouw"}
