@@ -6,7 +6,11 @@ STAMP  := $(VENV)/.installed-stamp
 CORES  ?= 2
 SMK    := $(PY) -m snakemake --cores $(CORES) --printshellcmds --rerun-incomplete
 
-.PHONY: install demo test clean-outputs dag
+VENV_RA  ?= .venv-ra
+PY_RA    := $(VENV_RA)/bin/python
+STAMP_RA := $(VENV_RA)/.installed-stamp
+
+.PHONY: install demo test test-ra clean-outputs dag
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +32,17 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The same unit and end-to-end tests on the CBS Remote Access versions (requirements-ra.txt):
+# pandas 2.2.3, pyreadstat 1.2.8, numpy 1.26, Snakemake 8. The cluster test runs once, in `test`.
+$(STAMP_RA): pyproject.toml requirements-ra.txt
+	test -x $(PY_RA) || $(PYTHON) -m venv $(VENV_RA)
+	$(PY_RA) -m pip install --quiet --upgrade pip
+	$(PY_RA) -m pip install --quiet -c requirements-ra.txt -e '.[test]'
+	touch $(STAMP_RA)
+
+test-ra: $(STAMP_RA)
+	$(PY_RA) -m pytest -q --ignore=tests/test_slurm.py
 
 dag: $(STAMP)
 	$(PY) -m snakemake --dag | dot -Tpng > dag.png

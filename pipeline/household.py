@@ -56,7 +56,7 @@ def person_year(koppel: pd.DataFrame, income: pd.DataFrame, *, year: int,
     out = io.checked_merge(k, hh, on="hh", how="left", validate="m:1",
                            what=f"KOPPELPERSOONHUISHOUDEN{year} -> INHA{year}")
     for c in ("valid", "poor", "lt_poor"):
-        out[c] = out[c].fillna(False).astype(bool)
+        out[c] = out[c].astype("boolean").fillna(False).astype(bool)
     out["rank"] = out["rank"].astype("float32")
     out.insert(0, "year", np.int16(year))
     att.record(f"{year}: persons in a valid household", before=len(out), after=int(out["valid"].sum()),
