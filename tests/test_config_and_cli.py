@@ -88,3 +88,29 @@ def test_snakemake_names_a_missing_table(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode != 0
     assert "no file found for this table" in res.stdout + res.stderr or "no income year" in res.stdout + res.stderr
+
+
+def test_remote_access_recipe_with_one_config_file(tmp_path):
+    """The README's Remote Access recipe: a raw tree laid out like the G: drive, a config file of
+    one's own with raw_root, synthetic off and the boundary file, and nothing else."""
+    gen = tmp_path / "gen"
+    res = _run("synthesize", "--out", str(gen), "--persons", "4000", "--seed", "3")
+    assert res.returncode == 0, res.stderr[-2000:]
+    g_drive = tmp_path / "G:"
+    (gen / "cbs").rename(g_drive)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        f'raw_root: "{g_drive.as_posix()}/"\n'
+        "synthetic: {enabled: false}\n"
+        "geography:\n"
+        f'  boundaries: "{(gen / "geo" / "wijkenbuurten_2023_synthetisch.gpkg").as_posix()}"\n'
+        "  target_year: 2023\n")
+    work = tmp_path / "work"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
+           "--configfile", str(mine), "--cores", "2"]
+    res = subprocess.run(cmd + ["reports/tables/transmission_gemeente.csv"], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    t = pd.read_csv(work / "reports/tables/transmission_gemeente.csv")
+    assert (t["group"] == "totaal").sum() == 9 and t["n_children"].notna().any()
+    assert not (work / "data" / "raw").exists() or not any((work / "data" / "raw").iterdir())

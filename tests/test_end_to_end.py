@@ -5,6 +5,7 @@ independently of the pipeline, in plain Python), the planted clusters against th
 estimates, the disclosure rules on every exported cell, and that a second run has nothing to do.
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -22,16 +23,28 @@ REGION = ["GM1680", "GM1681", "GM0114", "GM1952", "GM1895", "GM0765", "GM0037", 
 T = 10
 
 
-def snakemake(workdir, *args, timeout=900):
+def snakemake(workdir, *args, timeout=900, env=None):
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(ROOT / "config" / "test.yaml"), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def offline_env(log: Path) -> dict:
+    """Environment in which every Python process of the run refuses non-loopback connections
+    (tests/offline/sitecustomize.py) and logs each attempt to ``log``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "offline"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["NETWORK_GUARD_LOG"] = str(log)
+    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(proxy, None)
+    return env
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    """The whole workflow, run with the network blocked for every process (issue 8)."""
     wd = tmp_path_factory.mktemp("e2e")
-    res = snakemake(wd)
+    res = snakemake(wd, env=offline_env(wd / "network_attempts.log"))
     if res.returncode != 0:
         logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((wd / "logs").glob("*.log")))
         pytest.fail(f"snakemake failed:\n{res.stderr[-5000:]}\n{logs}")
@@ -313,6 +326,25 @@ def test_maps_written(run):
         assert (run / f"figures/outflow_{lvl}.png").stat().st_size > 10_000
         assert (run / f"figures/outflow_{lvl}.pdf").stat().st_size > 1_000
     assert (run / "figures/outflow_kaart.html").stat().st_size > 10_000
+
+
+def test_the_run_made_no_network_request(run):
+    log = run / "network_attempts.log"
+    attempts = log.read_text() if log.exists() else ""
+    assert attempts == "", attempts
+    html = list((run / "figures").glob("*.html"))
+    assert html, "no interactive map was produced"
+    for page in html:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", text), page
+
+
+def test_the_guard_blocks_network(tmp_path):
+    log = tmp_path / "attempts.log"
+    code = "import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\nexcept OSError as e:\n    print('blocked', e)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=offline_env(log), timeout=60)
+    assert "blocked" in res.stdout
+    assert log.read_text().strip()
 
 
 def test_second_run_has_nothing_to_do(run):
