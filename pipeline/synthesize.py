@@ -385,6 +385,12 @@ class Geography:
     buurt_geoms: np.ndarray  # shapely polygons, aligned with buurten
 
 
+def without_clusters(geo: Geography) -> Geography:
+    """The same geography with no buurt or wijk in a cluster (the truth then plants none)."""
+    return Geography(wijken=geo.wijken.assign(cluster=""), buurten=geo.buurten.assign(cluster=""),
+                     wijk_geoms=geo.wijk_geoms, buurt_geoms=geo.buurt_geoms)
+
+
 def _buurt_count(pop: int, kind: str) -> int:
     if kind == "u":
         bounds = (2000, 3500, 5000, 7000)
@@ -1829,7 +1835,8 @@ def _validate(persons: int, first_year: int, last_year: int, target_year: int) -
 
 
 def synthesize(*, out_dir: Path, persons: int = 350_000, seed: int = 20261122, first_year: int = 2011,
-               last_year: int = 2023, target_year: int = 2023, workers: int | None = None) -> dict:
+               last_year: int = 2023, target_year: int = 2023, workers: int | None = None,
+               clusters: bool = True) -> dict:
     """Write the synthetic raw tree, geography and planted truth to `out_dir`, atomically.
 
     Parameters
@@ -1840,6 +1847,8 @@ def synthesize(*, out_dir: Path, persons: int = 350_000, seed: int = 20261122, f
     first_year, last_year : income years written (INHATAB and KOPPELPERSOONHUISHOUDEN).
     target_year : the geography year; VSLGWBTAB covers 2015..target_year + 1.
     workers : processes writing .sav files (default: 2 for large runs, 1 below 50,000 persons).
+    clusters : plant the two clusters; with False their buurten get the propensities of everywhere
+        else (the same random draws otherwise), to check that a hotspot test then finds nothing.
 
     Returns a small summary dict (also written to truth/summary.json, without the timings).
     """
@@ -1857,7 +1866,8 @@ def synthesize(*, out_dir: Path, persons: int = 350_000, seed: int = 20261122, f
     writer = _Writer(workers)
     try:
         summary = _synthesize_into(tmp, writer=writer, persons=persons, seed=seed, first_year=first_year,
-                                   last_year=last_year, target_year=target_year, timings=timings)
+                                   last_year=last_year, target_year=target_year, timings=timings,
+                                   clusters=clusters)
         t = time.perf_counter()
         writer.close()
         timings["wait_for_writers"] = round(time.perf_counter() - t, 2)
@@ -1885,7 +1895,7 @@ def synthesize(*, out_dir: Path, persons: int = 350_000, seed: int = 20261122, f
 
 
 def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, first_year: int, last_year: int,
-                     target_year: int, timings: dict) -> dict:
+                     target_year: int, timings: dict, clusters: bool = True) -> dict:
     cbs, geo_dir, truth_dir = root / "cbs", root / "geo", root / "truth"
     for d in (cbs, geo_dir, truth_dir):
         d.mkdir(parents=True)
@@ -1898,6 +1908,8 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
 
     # geography and planted truth
     geo = build_geography(seed=seed)
+    if not clusters:
+        geo = without_clusters(geo)
     truth = plant_buurt_truth(geo, seed=seed)
     gemeenten, wijken, buurten = geography_layers(geo, target_year)
     gpkg = geo_dir / f"wijkenbuurten_{target_year}_synthetisch.gpkg"
@@ -2039,6 +2051,7 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
     summary = {
         "generator": "pipeline.synthesize",
         "persons_argument": persons, "seed": seed, "first_year": first_year, "last_year": last_year,
+        "clusters": bool((geo.buurten["cluster"] != "").any()),
         "target_year": target_year, "vslgwb_edition": edition, "gba_edition": ed_new,
         "counts": {
             "persons": int(len(p.role) - len(absent)),
@@ -2112,6 +2125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--last-year", type=int, default=2023)
     parser.add_argument("--target-year", type=int, default=2023)
     parser.add_argument("--workers", type=int, default=None, help="processes writing .sav files")
+    parser.add_argument("--no-clusters", dest="clusters", action="store_false",
+                        help="plant no clusters: their buurten get the propensities of everywhere else")
     args = parser.parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -2119,7 +2134,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     try:
         synthesize(out_dir=args.out, persons=args.persons, seed=args.seed, first_year=args.first_year,
-                   last_year=args.last_year, target_year=args.target_year, workers=args.workers)
+                   last_year=args.last_year, target_year=args.target_year, workers=args.workers,
+                   clusters=args.clusters)
     except SynthesizeError as exc:
         parser.error(str(exc))
     return 0

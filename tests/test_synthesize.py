@@ -473,3 +473,31 @@ def test_a_crash_leaves_no_half_written_tree(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         syn.synthesize(out_dir=tmp_path / "syn", persons=600, seed=1)
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------ no clusters
+
+def test_no_clusters_gives_cluster_buurten_the_propensities_of_elsewhere():
+    geo = syn.build_geography(seed=SEED)
+    with_clusters = syn.plant_buurt_truth(geo, seed=SEED)
+    flat_geo = syn.without_clusters(geo)
+    flat = syn.plant_buurt_truth(flat_geo, seed=SEED)
+    was_cluster = geo.buurten["cluster"].to_numpy(dtype=object) != ""
+    assert was_cluster.any()
+    assert (flat_geo.buurten["cluster"] == "").all() and (flat_geo.wijken["cluster"] == "").all()
+    # every buurt now lies in the band of the buurten outside the clusters
+    outside = with_clusters.loc[~was_cluster, "outflow_propensity"]
+    assert flat["outflow_propensity"].between(outside.min() - 0.02, outside.max() + 0.02).all()
+    assert flat.loc[was_cluster, "outflow_propensity"].mean() < 0.25
+    # outside the former clusters the draws are the same, so only the clusters changed
+    assert np.allclose(flat.loc[~was_cluster, "outflow_propensity"], outside, atol=0.03)
+    assert (geo.buurten["cluster"].to_numpy(dtype=object) != "").any()  # input left as it was
+
+
+def test_no_clusters_flag_on_the_command_line(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(syn, "synthesize", lambda **kw: seen.update(kw) or {})
+    assert syn.main(["--out", str(tmp_path / "x"), "--persons", "1000", "--no-clusters"]) == 0
+    assert seen["clusters"] is False
+    assert syn.main(["--out", str(tmp_path / "x"), "--persons", "1000"]) == 0
+    assert seen["clusters"] is True
