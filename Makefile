@@ -10,7 +10,7 @@ VENV_RA  ?= .venv-ra
 PY_RA    := $(VENV_RA)/bin/python
 STAMP_RA := $(VENV_RA)/.installed-stamp
 
-.PHONY: install demo test test-ra clean-outputs dag
+.PHONY: install demo test test-ra clean-outputs dag system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,31 @@ demo: $(STAMP)
 	@echo "  maps:          figures/outflow_{buurt,wijk,gemeente}.png/.pdf, figures/outflow_kaart.html"
 	@echo "  timings:       benchmarks/*.tsv; logs: logs/*.log"
 
-test: $(STAMP)
+# Debian packages some tests need: Chromium for the headless-browser test of the offline map,
+# pango for WeasyPrint's PDF fact sheets, poppler-utils (pdftoppm) to look at PDF pages. Installed
+# only where missing and only where apt-get can run (root, as in CI); elsewhere those tests skip.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || missing="$$missing chromium chromium-driver"; \
+	ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0' || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	command -v fc-list >/dev/null 2>&1 && [ -n "$$(fc-list 2>/dev/null | head -n 1)" ] \
+	  || missing="$$missing fontconfig fonts-dejavu-core"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "note: missing Debian packages:$$missing (not root: the tests that need them skip)"; fi
+
+# The zip for the CBS output checkers: runs whatever is missing, the audit last, then bundles exactly
+# what the audit passed. Add SMKFLAGS="--configfile mine.yaml" for a run of your own.
+export: $(STAMP)
+	$(SMK) $(SMKFLAGS) export/veenkolonien_export.zip
+	@echo "Uitvoer voor de outputcontrole / bundle for the output checkers: export/veenkolonien_export.zip"
+	@echo "  (controle / audit: reports/audit.md; outputcontrole / output check: reports/output_check.md)"
+
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
 # The same unit and end-to-end tests on the CBS Remote Access versions (requirements-ra.txt):
@@ -41,7 +65,7 @@ $(STAMP_RA): pyproject.toml requirements-ra.txt
 	$(PY_RA) -m pip install --quiet -c requirements-ra.txt -e '.[test]'
 	touch $(STAMP_RA)
 
-test-ra: $(STAMP_RA)
+test-ra: $(STAMP_RA) system-deps
 	$(PY_RA) -m pytest -q --ignore=tests/test_slurm.py
 
 dag: $(STAMP)

@@ -334,6 +334,22 @@ rule export:
         " --check-json {output.check_json:q} --check-md {output.check_md:q} 2> {log:q}"
 
 
+MAPS = config["maps"]
+MAP_LEVELS = MAPS["levels"]
+MAP_CATEGORY = {"buurt": "Kaarten per buurt", "wijk": "Kaarten per wijk", "gemeente": "Kaarten per gemeente"}
+
+
+def map_figure(measure, level, ext):
+    path = f"figures/{measure}_{level}.{ext}"
+    if ext != "png":
+        return path
+    caption = f"report/kaart_{measure.removesuffix('_eb')}.rst"
+    if not os.path.exists(os.path.join(workflow.basedir, caption)):
+        caption = "report/kaart.rst"
+    return report(path, caption=caption,
+                  category=MAP_CATEGORY[level], labels={"maat": measure, "niveau": level})
+
+
 rule maps:
     input:
         tables=expand(f"{T}/transmission_{{level}}.csv", level=LEVELS),
@@ -341,14 +357,26 @@ rule maps:
         areas=f"{P}/geography/areas.parquet",
         code=src("maps"),
     output:
-        expand("figures/outflow_{level}.{ext}", level=["buurt", "wijk", "gemeente"], ext=["png", "pdf"]),
+        [map_figure(m, lv, ext) for m in MAPS["measures"] for lv in MAP_LEVELS for ext in ("png", "pdf")],
+        report("figures/kaart.html", caption="report/kaart_html.rst", category="Interactieve kaart"),
         "figures/outflow_kaart.html",
     params:
         synthetic="--synthetic" if SYN["enabled"] else "--no-synthetic",
+        measures=MAPS["measures"],
+        levels=MAP_LEVELS,
+        scheme=MAPS["scheme"],
+        k=MAPS["k"],
+        low=MAPS["low_reliability"],
+        dpi=MAPS["dpi"],
     log:
         "logs/maps.log",
     benchmark:
         "benchmarks/maps.tsv"
     shell:
-        "{PY:q} -m pipeline maps --areas {input.areas:q} --tables-dir {T} --out-dir figures --measure outflow"
+        "{PY:q} -m pipeline maps --areas {input.areas:q} --tables-dir {T} --out-dir figures"
+        " --measures {params.measures} --levels {params.levels} --html-all kaart.html --html-each outflow"
+        " --scheme {params.scheme:q} --k {params.k} --low-reliability {params.low} --dpi {params.dpi}"
         " {params.synthetic} 2> {log:q}"
+
+
+EXTRA_TARGETS += rules.maps.output

@@ -51,12 +51,21 @@ REAL_SOURCE_LINE = "Bron: CBS microdata, eigen bewerking"
 
 # YlOrRd is ColorBrewer's colour-blind-safe sequential scheme and its lightness falls monotonically,
 # so the classes stay in order in grey print. The ends are cut off: the palest yellow would be
-# hard to tell from the light grey of withheld areas and from the paper.
+# hard to tell from the light grey of withheld areas and from the paper. Measures where a high
+# value is good news (an expected income rank) get ColorBrewer's YlGnBu, equally safe and monotone,
+# so that red always means "more poverty passed on" and a reader never reads a rank map as a risk.
 DEFAULT_CMAP = "YlOrRd"
+GOOD_CMAP = "YlGnBu"
 CMAP_RANGE = (0.12, 0.95)
 WITHHELD_FACE = "#eeeeee"
 WITHHELD_EDGE = "#9a9a9a"
 WITHHELD_HATCH = "////"
+# Areas whose estimate is published but mostly noise (reliability below the threshold) are
+# stippled: dots survive grey print and need no colour to be seen.
+LOW_RELIABILITY_HATCH = "..."
+LOW_RELIABILITY_EDGE = "#1a1a1a"
+LOW_RELIABILITY_PATTERN_ID = "vk-lage-betrouwbaarheid"
+DEFAULT_LOW_RELIABILITY = 0.5
 HATCH_PATTERN_ID = "vk-niet-gepubliceerd"
 
 AREA_COLUMNS = ("area_code", "area_name", "level", "gemeente_code", "geometry")
@@ -79,6 +88,12 @@ class MeasureInfo:
     title: str
     label: str
     unit: str
+    higher_is_better: bool = False
+
+    @property
+    def cmap(self) -> str:
+        """The colour map that goes from light to dark as the measure gets worse or better."""
+        return GOOD_CMAP if self.higher_is_better else DEFAULT_CMAP
 
 
 MEASURES: dict[str, MeasureInfo] = {
@@ -94,19 +109,19 @@ MEASURES: dict[str, MeasureInfo] = {
         "Aandeel met arme ouders onder arme jongvolwassenen (instroom)", "Instroom", "pct"),
     "abs_mobility_p25": MeasureInfo(
         "Verwachte inkomensrang als jongvolwassene bij ouders op het 25e percentiel "
-        "(absolute mobiliteit)", "Verwachte rang (p25)", "rank"),
+        "(absolute mobiliteit)", "Verwachte rang (p25)", "rank", True),
     "rank_slope": MeasureInfo(
         "Samenhang tussen de inkomensrang van ouders en kind (rang-rangcoëfficiënt)",
         "Rang-rangcoëfficiënt", "ratio"),
     "kk_p25": MeasureInfo(
         "Verwachte inkomensrang als jongvolwassene bij ouders rond het 25e percentiel "
-        "(lokale schatting)", "Verwachte rang (p15-p35)", "rank"),
+        "(lokale schatting)", "Verwachte rang (p15-p35)", "rank", True),
     "p_q1_q1": MeasureInfo(
         "Kans om als kind van ouders in het laagste inkomenskwintiel zelf in het laagste "
         "kwintiel te belanden", "Laagste naar laagste kwintiel", "pct"),
     "p_q5_q1": MeasureInfo(
         "Kans om als kind van ouders in het laagste inkomenskwintiel het hoogste kwintiel "
-        "te bereiken", "Laagste naar hoogste kwintiel", "pct"),
+        "te bereiken", "Laagste naar hoogste kwintiel", "pct", True),
 }
 UNIT_LEGEND = {"pct": "Percentage", "rank": "Percentielrang (0-100)", "ratio": "Waarde"}
 
@@ -129,7 +144,7 @@ def measure_info(measure: str) -> MeasureInfo:
     if base == measure:
         return info
     return MeasureInfo(info.title + " – gekrompen schatting (empirisch Bayes)",
-                       info.label + " (gekrompen)", info.unit)
+                       info.label + " (gekrompen)", info.unit, info.higher_is_better)
 
 
 def _base_measure(measure: str) -> str:
@@ -179,6 +194,10 @@ def format_count(value: float | None) -> str:
     if value is None or not np.isfinite(value):
         return "niet gepubliceerd"
     return f"{int(round(value)):,}".replace(",", ".")
+
+
+def _n_classes(k: int) -> str:
+    return f"{k} klasse" if k == 1 else f"{k} klassen"
 
 
 def _format_date(date: dt.date | str | None) -> str:
@@ -330,6 +349,33 @@ def classify_values(values: pd.Series | np.ndarray, *, scheme: str = "NaturalBre
                    tuple(float(m.max()) if len(m) else np.nan for m in members))
 
 
+def low_reliability_mask(table: pd.DataFrame, measure: str, *,
+                         threshold: float | None = DEFAULT_LOW_RELIABILITY) -> np.ndarray:
+    """Return True for the areas whose ``measure`` is published but has a reliability (§9,
+    the share of the spread between areas that is signal) below ``threshold``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows of one level with ``measure`` and, where §9 defines one, ``{base}_reliability``.
+    measure : str
+        The mapped column (raw or ``_eb``); both use the raw estimate's reliability.
+    threshold : float or None
+        ``None`` marks nothing; so does a table without a reliability column.
+    """
+    column = f"{_base_measure(measure)}_reliability"
+    if threshold is None or column not in table.columns:
+        return np.zeros(len(table), dtype=bool)
+    value = pd.to_numeric(table[measure], errors="coerce").to_numpy(dtype=float)
+    reliability = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+    return np.isfinite(value) & np.isfinite(reliability) & (reliability < threshold)
+
+
+def low_reliability_label(threshold: float) -> str:
+    """Legend text of the stippled areas, e.g. "Onzeker: betrouwbaarheid onder 0,50"."""
+    return f"Onzeker: betrouwbaarheid onder {_number(threshold, 2)}"
+
+
 def class_colours(k: int, *, cmap: str = DEFAULT_CMAP) -> list[str]:
     """Return ``k`` hex colours from light (low) to dark (high) along ``cmap``."""
     if k == 0:
@@ -433,13 +479,15 @@ def make_static_map(
     synthetic: bool = True,
     source_line: str | None = None,
     date: dt.date | str | None = None,
-    cmap: str = DEFAULT_CMAP,
+    cmap: str | None = None,
+    low_reliability: float | None = DEFAULT_LOW_RELIABILITY,
     figsize: tuple[float, float] = (10.0, 8.5),
 ) -> Figure:
     """Draw one level's choropleth and return the Figure, unsaved (see :func:`plot_static_map`).
 
     The map axes carry the label "kaart" and the legend axes "legenda"; the withheld areas are
-    one hatched collection with gid "niet_gepubliceerd", the classes collections "klasse_{i}".
+    one hatched collection with gid "niet_gepubliceerd", the classes collections "klasse_{i}",
+    and the stippled overlay of low-reliability areas "lage_betrouwbaarheid".
 
     Parameters
     ----------
@@ -462,12 +510,17 @@ def make_static_map(
         Bottom line; defaults to :data:`SYNTHETIC_SOURCE_LINE` or :data:`REAL_SOURCE_LINE`.
     date : date or str, optional
         Printed after the source line; today when omitted.
-    cmap : str
-        Sequential matplotlib colour map.
+    cmap : str, optional
+        Sequential matplotlib colour map; by default YlOrRd, or YlGnBu where a high value is
+        good news (see :attr:`MeasureInfo.cmap`).
+    low_reliability : float or None
+        Published areas whose ``{measure}_reliability`` lies below this are stippled and
+        counted in the legend; ``None`` (or a table without that column) marks nothing.
     figsize : (float, float)
         Figure size in inches.
     """
     info = measure_info(measure)
+    cmap = cmap or info.cmap
     _require_columns(table, (measure,), f"transmission_{level}")
     gdf = join_areas(table, areas, level=level, gemeenten=gemeenten)
     if gdf.empty:
@@ -496,6 +549,12 @@ def make_static_map(
         withheld.plot(ax=ax, facecolor=WITHHELD_FACE, edgecolor=WITHHELD_EDGE,
                       hatch=WITHHELD_HATCH, linewidth=edge)
         ax.collections[-1].set_gid("niet_gepubliceerd")
+    unreliable = gdf[low_reliability_mask(gdf, measure, threshold=low_reliability)]
+    if len(unreliable):
+        # The hatch takes the edge colour; a zero-width outline keeps the class borders white.
+        unreliable.plot(ax=ax, facecolor="none", edgecolor=LOW_RELIABILITY_EDGE,
+                        hatch=LOW_RELIABILITY_HATCH, linewidth=0.0)
+        ax.collections[-1].set_gid("lage_betrouwbaarheid")
     if len(gm):
         gm.boundary.plot(ax=ax, color="#1a1a1a", linewidth=1.4, zorder=5)
         halo = [patheffects.withStroke(linewidth=3, foreground="white")]
@@ -519,7 +578,13 @@ def make_static_map(
     handles.append(Patch(facecolor=WITHHELD_FACE, edgecolor=WITHHELD_EDGE, hatch=WITHHELD_HATCH,
                          linewidth=0.5,
                          label=textwrap.fill(f"{WITHHELD_LABEL}  {count(len(withheld))}", 30)))
-    legend_title = f"{UNIT_LEGEND[unit]}\nindeling: {scheme}, {classes.k} klassen"
+    if len(unreliable):
+        handles.append(Patch(facecolor="white", edgecolor=LOW_RELIABILITY_EDGE,
+                             hatch=LOW_RELIABILITY_HATCH, linewidth=0.5,
+                             label=textwrap.fill(
+                                 f"{low_reliability_label(low_reliability)}  "
+                                 f"{count(len(unreliable))}", 30)))
+    legend_title = f"{UNIT_LEGEND[unit]}\nindeling: {scheme}, {_n_classes(classes.k)}"
     lax.legend(handles=handles, loc="upper left", title=legend_title, frameon=False, fontsize=9,
                title_fontsize=9.5, handlelength=2.2, handleheight=1.6, borderaxespad=0.0,
                alignment="left")
@@ -584,7 +649,8 @@ def plot_static_map(
     synthetic: bool = True,
     source_line: str | None = None,
     date: dt.date | str | None = None,
-    cmap: str = DEFAULT_CMAP,
+    cmap: str | None = None,
+    low_reliability: float | None = DEFAULT_LOW_RELIABILITY,
     dpi: int = 200,
 ) -> list[Path]:
     """Draw one level's choropleth and write it as PNG and/or PDF; return the paths written.
@@ -602,7 +668,8 @@ def plot_static_map(
         raise MapInputError(f"dpi must be at least 150, not {dpi}")
     fig = make_static_map(table, areas, measure=measure, level=level, gemeenten=gemeenten,
                           title=title, scheme=scheme, k=k, synthetic=synthetic,
-                          source_line=source_line, date=date, cmap=cmap)
+                          source_line=source_line, date=date, cmap=cmap,
+                          low_reliability=low_reliability)
     return [save_figure(fig, Path(p), dpi=dpi) for p in (out_png, out_pdf) if p is not None]
 
 
@@ -636,7 +703,8 @@ def _leaflet_assets() -> tuple[str, str]:
     return js, css
 
 
-def format_tooltip(row: Mapping, *, measure: str) -> str:
+def format_tooltip(row: Mapping, *, measure: str,
+                   low_reliability: float | None = DEFAULT_LOW_RELIABILITY) -> str:
     """Return the tooltip HTML of one area: name, code, value, 95% interval, counts,
     reliability and why anything was withheld.
 
@@ -646,6 +714,8 @@ def format_tooltip(row: Mapping, *, measure: str) -> str:
         One joined row (table columns plus ``area_name``).
     measure : str
         The mapped column.
+    low_reliability : float or None
+        A reliability below this is followed by "(onzeker)".
     """
     info = measure_info(measure)
     base = _base_measure(measure)
@@ -668,8 +738,11 @@ def format_tooltip(row: Mapping, *, measure: str) -> str:
         rows.append(("Gekrompen schatting", format_value(get(f"{base}_eb"), info.unit)))
     if f"{base}_reliability" in row:
         reliability = get(f"{base}_reliability")
-        rows.append(("Betrouwbaarheid", _number(reliability, 2) if np.isfinite(reliability)
-                     else "niet gepubliceerd"))
+        shown_r = _number(reliability, 2) if np.isfinite(reliability) else "niet gepubliceerd"
+        if (low_reliability is not None and np.isfinite(reliability)
+                and reliability < low_reliability):
+            shown_r += " (onzeker)"
+        rows.append(("Betrouwbaarheid", shown_r))
     rows.append(("Kinderen (n)", format_count(get("n_children"))))
     rows.append(("Met arme ouders (n)", format_count(get("n_parents_poor"))))
     reason = row.get("suppressed", "")
@@ -709,8 +782,9 @@ def _to_geojson(gdf: gpd.GeoDataFrame, properties: Sequence[str], *, simplify_m:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _legend_html(level: str, classes: Classes, colours: list[str], unit: str, *,
-                 scheme: str, shown: bool) -> str:
+def _legend_html(layer: str, heading: str, classes: Classes, colours: list[str], unit: str, *,
+                 scheme: str, shown: bool, n_unreliable: int = 0,
+                 low_reliability: float | None = None, title: str = "") -> str:
     items = []
     for colour, label, n in zip(colours, class_labels(classes, unit), classes.counts):
         items.append(f"<div class='vk-item'><span class='vk-swatch' style='background:{colour}'>"
@@ -718,11 +792,16 @@ def _legend_html(level: str, classes: Classes, colours: list[str], unit: str, *,
     n_withheld = int((classes.yb == -1).sum())
     items.append(f"<div class='vk-item'><span class='vk-swatch vk-hatch'></span>"
                  f"{html.escape(WITHHELD_LABEL)} <span class='vk-n'>({n_withheld})</span></div>")
+    if n_unreliable and low_reliability is not None:
+        items.append(f"<div class='vk-item'><span class='vk-swatch vk-dots'></span>"
+                     f"{html.escape(low_reliability_label(low_reliability))} "
+                     f"<span class='vk-n'>({n_unreliable})</span></div>")
     display = "block" if shown else "none"
-    return (f"<div class='vk-legend-level' data-layer='{LAYER_NAMES[level]}' "
-            f"style='display:{display}'><div class='vk-legend-title'>{LAYER_NAMES[level]}: "
+    return (f"<div class='vk-legend-level' data-layer='{html.escape(layer, quote=True)}' "
+            f"data-title='{html.escape(title, quote=True)}' "
+            f"style='display:{display}'><div class='vk-legend-title'>{html.escape(heading)}: "
             f"{UNIT_LEGEND[unit].lower()}</div>{''.join(items)}"
-            f"<div class='vk-n'>indeling: {html.escape(scheme)}, {classes.k} klassen</div></div>")
+            f"<div class='vk-n'>indeling: {html.escape(scheme)}, {_n_classes(classes.k)}</div></div>")
 
 
 PAGE_CSS = """
@@ -739,6 +818,7 @@ PAGE_CSS = """
 .vk-swatch { display: inline-block; width: 22px; height: 14px; margin-right: 6px;
   vertical-align: middle; border: 1px solid #808080; }
 .vk-hatch { background: repeating-linear-gradient(45deg, #9a9a9a 0 1.5px, #eeeeee 1.5px 5px); }
+.vk-dots { background: radial-gradient(#1a1a1a 1px, #ffffff 1.3px) 0 0 / 5px 5px; }
 .vk-n { color: #555555; font-size: 11px; }
 .vk-watermark { position: fixed; z-index: 500; top: 45%; left: 50%; pointer-events: none;
   transform: translate(-50%, -50%) rotate(-20deg); font: bold 64px Arial, sans-serif;
@@ -748,6 +828,7 @@ PAGE_CSS = """
 .vk-tip table { margin-top: 3px; border-collapse: collapse; }
 .vk-tip th { text-align: left; font-weight: normal; color: #444444; padding: 1px 8px 1px 0; }
 .vk-tip td { padding: 1px 0; }
+.leaflet-control-layers-list { max-height: 60vh; overflow-y: auto; }
 """
 
 HATCH_SVG = (
@@ -756,6 +837,10 @@ HATCH_SVG = (
     "patternTransform='rotate(45)'>"
     f"<rect width='7' height='7' fill='{WITHHELD_FACE}'/>"
     f"<line x1='0' y1='0' x2='0' y2='7' stroke='{WITHHELD_EDGE}' stroke-width='2'/>"
+    "</pattern>"
+    f"<pattern id='{LOW_RELIABILITY_PATTERN_ID}' patternUnits='userSpaceOnUse' width='6' "
+    "height='6'>"
+    f"<circle cx='3' cy='3' r='1.1' fill='{LOW_RELIABILITY_EDGE}'/>"
     "</pattern></defs></svg>"
 )
 
@@ -777,11 +862,19 @@ def external_resources(page: str) -> list[str]:
     return [m.group(0) for m in _EXTERNAL_RESOURCE.finditer(page)]
 
 
+def layer_name(measure: str, level: str, *, several: bool) -> str:
+    """Name of one measure-and-level layer in the layer control ("Buurten" for a single measure,
+    else "Uitstroom (gekrompen): buurten")."""
+    if not several:
+        return LAYER_NAMES[level]
+    return f"{measure_info(measure).label}: {LEVEL_PLURAL[level]}"
+
+
 def build_interactive_map(
     tables: Mapping[str, pd.DataFrame],
     areas: gpd.GeoDataFrame,
     *,
-    measure: str = "outflow",
+    measures: str | Sequence[str] = ("outflow",),
     out_html: Path | None = None,
     synthetic: bool = True,
     scheme: str = "NaturalBreaks",
@@ -790,13 +883,17 @@ def build_interactive_map(
     initial_level: str | None = None,
     source_line: str | None = None,
     date: dt.date | str | None = None,
-    cmap: str = DEFAULT_CMAP,
+    cmap: str | None = None,
+    low_reliability: float | None = DEFAULT_LOW_RELIABILITY,
+    title: str | None = None,
     simplify_m: float = 10.0,
 ) -> folium.Map:
-    """Build one offline HTML map with a layer per level, tooltips and a legend per level.
+    """Build one offline HTML map with a layer per measure and level, tooltips and a legend per
+    layer.
 
     Leaflet is inlined and folium's CDN links (jQuery, Bootstrap, awesome-markers) are dropped,
-    so the page opens without a network; no tile layer is drawn.
+    so the page opens without a network; no tile layer is drawn. The layers are base layers
+    (one shown at a time) so that the legend always belongs to what is on screen.
 
     Parameters
     ----------
@@ -805,48 +902,68 @@ def build_interactive_map(
         ignored.
     areas : GeoDataFrame
         All areas of the region at all levels, in EPSG:28992.
-    measure : str
-        Column to map.
+    measures : str or sequence of str
+        Columns to map, each at every level; the first is shown on opening.
     out_html : Path, optional
         Where to write the page (atomically); not written when omitted.
     synthetic : bool
         Mark the page "SYNTHETISCHE DATA".
     scheme, k : str, int
-        mapclassify scheme name and number of classes, per level as in the static maps.
+        mapclassify scheme name and number of classes, per layer as in the static maps.
     gemeenten : sequence of str, optional
         Gemeente codes to draw; all when omitted.
     initial_level : str, optional
-        Layer shown on opening; by default the finest level with at least half its areas
-        published.
+        Level shown on opening; by default the finest level with at least half its areas
+        published for the first measure.
     source_line, date : str, date or str, optional
         Shown in the attribution corner; as in :func:`make_static_map`.
-    cmap : str
-        Sequential matplotlib colour map.
+    cmap : str, optional
+        Sequential matplotlib colour map; by default the measure's own (see
+        :attr:`MeasureInfo.cmap`).
+    low_reliability : float or None
+        Published areas with a reliability below this are stippled, as in the static maps.
+    title : str, optional
+        Heading of the page; by default the title of the measure on screen.
     simplify_m : float
         Douglas-Peucker tolerance in metres (RD) applied before reprojecting to EPSG:4326.
     """
-    info = measure_info(measure)
+    measures = [measures] if isinstance(measures, str) else list(measures)
+    if not measures:
+        raise MapInputError("no measure to map")
+    for measure in measures:
+        measure_info(measure)
+    several = len(measures) > 1
     levels = [lv for lv in LEVELS if lv in tables]
     if not levels:
         raise MapInputError(f"no table for any of {', '.join(LEVELS)}")
     js, css = _leaflet_assets()
 
-    layers = {}
+    joined = {}
     for level in levels:
-        _require_columns(tables[level], (measure,), f"transmission_{level}")
-        gdf = join_areas(tables[level], areas, level=level, gemeenten=gemeenten)
-        classes = classify_values(gdf[measure], scheme=scheme, k=k)
-        colours = class_colours(classes.k, cmap=cmap)
-        gdf = gdf.assign(
-            tooltip=[format_tooltip(row, measure=measure) for row in gdf.to_dict("records")],
-            fill=[colours[c] if c >= 0 else f"url(#{HATCH_PATTERN_ID})" for c in classes.yb],
-        )
-        layers[level] = (gdf, classes, colours)
-    shares = {lv: float((c.yb >= 0).mean()) if len(c.yb) else 0.0
-              for lv, (_, c, _) in layers.items()}
+        _require_columns(tables[level], measures, f"transmission_{level}")
+        joined[level] = join_areas(tables[level], areas, level=level, gemeenten=gemeenten)
+
+    layers = {}
+    for measure in measures:
+        info = measure_info(measure)
+        colours_of = cmap or info.cmap
+        for level in levels:
+            gdf = joined[level]
+            classes = classify_values(gdf[measure], scheme=scheme, k=k)
+            colours = class_colours(classes.k, cmap=colours_of)
+            unreliable = low_reliability_mask(gdf, measure, threshold=low_reliability)
+            shaped = gdf[["area_code", "geometry"]].assign(
+                tooltip=[format_tooltip(row, measure=measure, low_reliability=low_reliability)
+                         for row in gdf.to_dict("records")],
+                fill=[colours[c] if c >= 0 else f"url(#{HATCH_PATTERN_ID})" for c in classes.yb],
+            )
+            layers[(measure, level)] = (shaped, classes, colours, unreliable)
+    first = measures[0]
+    shares = {lv: float((layers[(first, lv)][1].yb >= 0).mean()) if len(joined[lv]) else 0.0
+              for lv in levels}
     if initial_level is None:
         initial_level = _pick_initial_level(shares)
-    if initial_level not in layers:
+    if initial_level not in levels:
         raise MapInputError(f"initial_level {initial_level!r} is not among {levels}")
 
     gm = areas[areas["level"] == "gemeente"]
@@ -855,7 +972,7 @@ def build_interactive_map(
     gm_geojson = _to_geojson(gm.assign(geometry=gm.geometry.boundary), ["area_name"],
                              simplify_m=simplify_m) if len(gm) else None
 
-    all_shapes = pd.concat([g for g, _, _ in layers.values()])
+    all_shapes = pd.concat([joined[lv] for lv in levels])
     west, south, east, north = gpd.GeoSeries(all_shapes.geometry, crs=areas.crs).to_crs(
         "EPSG:4326").total_bounds
     fmap = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=10,
@@ -868,45 +985,67 @@ def build_interactive_map(
     root.header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
     root.header.add_child(Element(f"<style>{PAGE_CSS}</style>"), name="vk_css")
 
-    for level in levels:
-        gdf, classes, colours = layers[level]
-        group = folium.FeatureGroup(name=LAYER_NAMES[level], overlay=False,
-                                    show=(level == initial_level))
-        is_gemeente = level == "gemeente"
+    def style(feature):
+        fill = feature["properties"]["fill"]
+        withheld = fill.startswith("url(")
+        is_gemeente = feature["properties"]["area_code"].startswith("GM")
+        return {"fillColor": fill, "fillOpacity": 1.0 if withheld else 0.85,
+                "color": "#1a1a1a" if is_gemeente else (WITHHELD_EDGE if withheld else "#ffffff"),
+                "weight": 2.0 if is_gemeente else 0.7, "opacity": 1.0}
 
-        def style(feature, _gemeente=is_gemeente):
-            withheld = feature["properties"]["fill"].startswith("url(")
-            return {"fillColor": feature["properties"]["fill"],
-                    "fillOpacity": 1.0 if withheld else 0.85,
-                    "color": "#1a1a1a" if _gemeente else (WITHHELD_EDGE if withheld else "#ffffff"),
-                    "weight": 2.0 if _gemeente else 0.7, "opacity": 1.0}
+    def dots(feature):
+        return {"fillColor": f"url(#{LOW_RELIABILITY_PATTERN_ID})", "fillOpacity": 1.0,
+                "stroke": False}
 
-        folium.GeoJson(
-            _to_geojson(gdf, ["area_code", "tooltip", "fill"], simplify_m=simplify_m),
-            style_function=style,
-            highlight_function=lambda feature: {"weight": 3.0, "color": "#000000"},
-            tooltip=folium.GeoJsonTooltip(fields=["tooltip"], labels=False, sticky=True),
-            control=False,
-        ).add_to(group)
-        if gm_geojson is not None and not is_gemeente:
+    legends = []
+    for measure in measures:
+        info = measure_info(measure)
+        for level in levels:
+            shaped, classes, colours, unreliable = layers[(measure, level)]
+            name = layer_name(measure, level, several=several)
+            shown = measure == first and level == initial_level
+            group = folium.FeatureGroup(name=name, overlay=False, show=shown)
+            tooltip_fields = dict(fields=["tooltip"], labels=False, sticky=True)
             folium.GeoJson(
-                gm_geojson,
-                style_function=lambda feature: {"color": "#1a1a1a", "weight": 2.0,
-                                                "fill": False, "opacity": 1.0},
+                _to_geojson(shaped, ["area_code", "tooltip", "fill"], simplify_m=simplify_m),
+                style_function=style,
+                highlight_function=lambda feature: {"weight": 3.0, "color": "#000000"},
+                tooltip=folium.GeoJsonTooltip(**tooltip_fields),
                 control=False,
             ).add_to(group)
-        group.add_to(fmap)
+            if unreliable.any():
+                # Same tooltip on the dots, so pointing at a stippled area still explains it.
+                folium.GeoJson(
+                    _to_geojson(shaped[unreliable], ["area_code", "tooltip", "fill"],
+                                simplify_m=simplify_m),
+                    style_function=dots,
+                    tooltip=folium.GeoJsonTooltip(**tooltip_fields),
+                    control=False,
+                ).add_to(group)
+            if gm_geojson is not None and level != "gemeente":
+                folium.GeoJson(
+                    gm_geojson,
+                    style_function=lambda feature: {"color": "#1a1a1a", "weight": 2.0,
+                                                    "fill": False, "opacity": 1.0},
+                    control=False,
+                ).add_to(group)
+            group.add_to(fmap)
+            heading = name if several else LAYER_NAMES[level]
+            legends.append(_legend_html(
+                name, heading, classes, colours, info.unit, scheme=scheme, shown=shown,
+                n_unreliable=int(unreliable.sum()), low_reliability=low_reliability,
+                title=title or info.title))
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     fmap.fit_bounds([[south, west], [north, east]])
 
     badge = f"<div class='vk-badge'>{SYNTHETIC_LABEL}</div>" if synthetic else ""
-    legends = "".join(_legend_html(lv, layers[lv][1], layers[lv][2], info.unit, scheme=scheme,
-                                   shown=(lv == initial_level)) for lv in levels)
+    choose = "kies een kaartlaag" if several else "kies buurt, wijk of gemeente"
     page = [HATCH_SVG,
-            f"<div class='vk-box vk-title'><h1>{html.escape(info.title)}</h1>"
-            f"Per gebied van opgroeien; kies buurt, wijk of gemeente rechtsboven. "
+            f"<div class='vk-box vk-title'><h1 id='vk-heading'>"
+            f"{html.escape(title or measure_info(first).title)}</h1>"
+            f"Per gebied van opgroeien; {choose} rechtsboven. "
             f"Wijs een gebied aan voor waarde, 95%-interval en aantallen.{badge}</div>",
-            f"<div class='vk-box vk-legend'>{legends}</div>"]
+            f"<div class='vk-box vk-legend'>{''.join(legends)}</div>"]
     if synthetic:
         page.append(f"<div class='vk-watermark'>{SYNTHETIC_LABEL}</div>")
     root.html.add_child(Element("".join(page)), name="vk_page")
@@ -920,7 +1059,9 @@ window.addEventListener('load', function () {{
   map.attributionControl.addAttribution({attribution}.replace(/&/g, '&amp;').replace(/</g, '&lt;'));
   map.on('baselayerchange', function (e) {{
     document.querySelectorAll('.vk-legend-level').forEach(function (el) {{
-      el.style.display = (el.getAttribute('data-layer') === e.name) ? 'block' : 'none';
+      var on = el.getAttribute('data-layer') === e.name;
+      el.style.display = on ? 'block' : 'none';
+      if (on) {{ document.getElementById('vk-heading').textContent = el.getAttribute('data-title'); }}
     }});
   }});
 }});
@@ -960,17 +1101,18 @@ def read_areas(path: Path) -> gpd.GeoDataFrame:
     return areas
 
 
-def read_transmission_table(path: Path, *, measure: str) -> pd.DataFrame:
+def read_transmission_table(path: Path, *, measure: str | Sequence[str] = ()) -> pd.DataFrame:
     """Read one ``transmission_{level}.csv``: only empty cells are missing (§11), so an area
     named "NA" stays a name. Fails naming the file and column when a needed column is absent.
 
     Parameters
     ----------
     path : Path
-    measure : str
-        The column that will be mapped; must be present.
+    measure : str or sequence of str
+        The column(s) that will be mapped; must be present.
     """
     path = Path(path)
+    wanted = [measure] if isinstance(measure, str) else list(measure)
     if not path.is_file():
         raise MapInputError(f"{path}: table not found")
     text_columns = {"area_code": str, "area_name": str, "level": str, "group": str, "suppressed": str}
@@ -978,7 +1120,7 @@ def read_transmission_table(path: Path, *, measure: str) -> pd.DataFrame:
     if "group" in table.columns:
         # Breakdown rows (sex, household, origin) are not mapped; the map shows the totals.
         table = table[table["group"].fillna("totaal") == "totaal"].reset_index(drop=True)
-    missing = [c for c in (*TABLE_COLUMNS, measure) if c not in table.columns]
+    missing = [c for c in (*TABLE_COLUMNS, *wanted) if c not in table.columns]
     if missing:
         raise MapInputError(f"{path}: missing column(s) {', '.join(missing)}")
     numeric = [c for c in table.columns if c not in text_columns]
@@ -994,14 +1136,24 @@ def read_transmission_table(path: Path, *, measure: str) -> pd.DataFrame:
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline maps",
-        description="Draw the static maps (PNG, PDF) per level and one offline HTML map.")
+        description="Draw the static maps (PNG, PDF) per measure and level, and offline HTML maps.")
     parser.add_argument("--areas", type=Path, required=True, help="GeoParquet of all areas")
     parser.add_argument("--tables-dir", type=Path, required=True,
                         help="folder with transmission_{level}.csv")
     parser.add_argument("--out-dir", type=Path, required=True, help="folder for the figures")
-    parser.add_argument("--measure", default="outflow", help="column to map (default outflow)")
+    parser.add_argument("--measures", nargs="+", default=["outflow"],
+                        help="columns to map, each at every level (default outflow)")
+    parser.add_argument("--levels", nargs="+", default=list(LEVELS), choices=LEVELS,
+                        help="levels of the static maps (default all)")
+    parser.add_argument("--html-all", default="kaart.html",
+                        help="file name (in --out-dir) of the HTML map with every measure and "
+                             "level; '' for none (default kaart.html)")
+    parser.add_argument("--html-each", nargs="*", default=[],
+                        help="measures that also get an HTML map of their own, {measure}_kaart.html")
     parser.add_argument("--scheme", default="NaturalBreaks", help="mapclassify scheme name")
     parser.add_argument("--k", type=int, default=5, help="number of classes")
+    parser.add_argument("--low-reliability", type=float, default=DEFAULT_LOW_RELIABILITY,
+                        help="stipple published areas with a reliability below this (0: none)")
     parser.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=True,
                         help="mark the maps SYNTHETISCHE DATA (default: yes)")
     parser.add_argument("--source-line", default=None, help="source line under the maps")
@@ -1013,36 +1165,48 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write ``{measure}_{level}.png/.pdf`` for every level and ``{measure}_kaart.html``."""
+    """Write ``{measure}_{level}.png/.pdf`` for every measure and level, the HTML map with every
+    layer and ``{measure}_kaart.html`` for the measures asked for."""
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    low = args.low_reliability if args.low_reliability > 0 else None
     try:
-        measure_info(args.measure)
+        unknown = sorted(set(args.html_each) - set(args.measures))
+        if unknown:
+            raise MapInputError(f"--html-each {unknown} not among --measures {args.measures}")
+        for measure in args.measures:
+            measure_info(measure)
         areas = read_areas(args.areas)
         tables = {level: read_transmission_table(args.tables_dir / f"transmission_{level}.csv",
-                                                 measure=args.measure)
+                                                 measure=args.measures)
                   for level in LEVELS}
         written: list[Path] = []
-        for level in LEVELS:
-            written += plot_static_map(
-                tables[level], areas, measure=args.measure, level=level,
-                gemeenten=args.gemeenten,
-                out_png=args.out_dir / f"{args.measure}_{level}.png",
-                out_pdf=args.out_dir / f"{args.measure}_{level}.pdf",
-                scheme=args.scheme, k=args.k, synthetic=args.synthetic,
-                source_line=args.source_line, date=args.date, dpi=args.dpi)
-        out_html = args.out_dir / f"{args.measure}_kaart.html"
-        build_interactive_map(tables, areas, measure=args.measure, out_html=out_html,
-                              synthetic=args.synthetic, scheme=args.scheme, k=args.k,
-                              gemeenten=args.gemeenten, source_line=args.source_line,
-                              date=args.date)
-        written.append(out_html)
+        for measure in args.measures:
+            for level in args.levels:
+                written += plot_static_map(
+                    tables[level], areas, measure=measure, level=level,
+                    gemeenten=args.gemeenten,
+                    out_png=args.out_dir / f"{measure}_{level}.png",
+                    out_pdf=args.out_dir / f"{measure}_{level}.pdf",
+                    scheme=args.scheme, k=args.k, synthetic=args.synthetic,
+                    source_line=args.source_line, date=args.date, low_reliability=low,
+                    dpi=args.dpi)
+        pages = [(args.out_dir / f"{m}_kaart.html", [m]) for m in args.html_each]
+        if args.html_all:
+            pages.append((args.out_dir / args.html_all, args.measures))
+        for out_html, measures in pages:
+            build_interactive_map(tables, areas, measures=measures, out_html=out_html,
+                                  synthetic=args.synthetic, scheme=args.scheme, k=args.k,
+                                  gemeenten=args.gemeenten, source_line=args.source_line,
+                                  date=args.date, low_reliability=low)
+            written.append(out_html)
     except MapInputError as exc:
         print(f"maps: error: {exc}", file=sys.stderr)
         return 2
     for path in written:
         print(f"written: {path}")
     return 0
+
 
 
 if __name__ == "__main__":

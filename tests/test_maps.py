@@ -343,10 +343,11 @@ def test_main_writes_every_figure(areas, tables, tmp_path, capsys):
     areas_path, tables_dir = _write_inputs(tmp_path, areas, tables)
     out = tmp_path / "figures"
     code = maps.main(["--areas", str(areas_path), "--tables-dir", str(tables_dir),
-                      "--out-dir", str(out), "--k", "3", "--dpi", "150", "--date", "2025-01-01"])
+                      "--out-dir", str(out), "--k", "3", "--dpi", "150", "--date", "2025-01-01",
+                      "--measures", "outflow", "outflow_eb", "--html-each", "outflow"])
     assert code == 0
-    expected = sorted([f"outflow_{lv}.{ext}" for lv in maps.LEVELS for ext in ("png", "pdf")]
-                      + ["outflow_kaart.html"])
+    expected = sorted([f"{m}_{lv}.{ext}" for m in ("outflow", "outflow_eb") for lv in maps.LEVELS
+                       for ext in ("png", "pdf")] + ["outflow_kaart.html", "kaart.html"])
     assert sorted(p.name for p in out.iterdir()) == expected
     printed = capsys.readouterr().out
     assert all(f"written: {out / name}" in printed for name in expected)
@@ -381,3 +382,47 @@ def test_main_fails_on_missing_table(areas, tables, tmp_path, capsys):
                       "--out-dir", str(tmp_path / "figures")])
     assert code == 2
     assert "transmission_gemeente.csv: table not found" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- reliability, colours, layers
+
+def test_low_reliability_areas_are_stippled_and_counted(areas, tables):
+    buurt = tables["buurt"].copy()
+    buurt.loc[buurt["area_code"].isin(["BU00010101", "BU00020101"]), "outflow_reliability"] = 0.3
+    for measure in ("outflow", "outflow_eb"):
+        fig = maps.make_static_map(buurt, areas, measure=measure, level="buurt", k=3,
+                                   low_reliability=0.5)
+        dots = [c for c in _map_axes(fig).collections if c.get_gid() == "lage_betrouwbaarheid"]
+        assert len(dots) == 1 and len(dots[0].get_paths()) == 2
+        assert dots[0].get_hatch() == maps.LOW_RELIABILITY_HATCH
+        texts = [t.replace("\n", " ") for t in _legend_texts(fig)]
+        assert "Onzeker: betrouwbaarheid onder 0,50  (2 buurten)" in texts
+    fig = maps.make_static_map(buurt, areas, level="buurt", k=3, low_reliability=None)
+    assert not [c for c in _map_axes(fig).collections if c.get_gid() == "lage_betrouwbaarheid"]
+
+
+def test_withheld_area_is_never_marked_low_reliability(tables):
+    buurt = tables["buurt"].copy()
+    buurt["outflow_reliability"] = 0.1  # also on the withheld rows
+    mask = maps.low_reliability_mask(buurt, "outflow", threshold=0.5)
+    assert mask.sum() == buurt["outflow"].notna().sum() == 5
+
+
+def test_rank_measures_read_dark_as_high_in_their_own_scheme():
+    assert maps.measure_info("outflow_eb").cmap == maps.DEFAULT_CMAP
+    assert maps.measure_info("abs_mobility_p25_eb").cmap == maps.GOOD_CMAP
+    for cmap in (maps.DEFAULT_CMAP, maps.GOOD_CMAP):
+        colours = maps.class_colours(7, cmap=cmap)
+        grey = [np.dot(matplotlib.colors.to_rgb(c), [0.299, 0.587, 0.114]) for c in colours]
+        assert grey == sorted(grey, reverse=True)  # grey print keeps the order
+        assert min(np.diff(grey[::-1])) > 0.03  # and neighbouring classes apart
+
+
+def test_html_has_a_layer_per_measure_and_level(areas, tables):
+    page = maps.build_interactive_map(tables, areas, measures=["outflow", "outflow_eb"],
+                                      k=3).get_root().render()
+    for measure in ("Uitstroom", "Uitstroom (gekrompen)"):
+        for plural in ("buurten", "wijken", "gemeenten"):
+            assert re.search(rf'"{re.escape(measure)}: {plural}"\s*:\s*feature_group_\w+', page)
+    assert page.count("class='vk-legend-level'") == 6
+    assert maps.external_resources(page) == []
