@@ -310,6 +310,7 @@ rule export:
         young_adults=expand(f"{P}/young_adults/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
         areas=f"{P}/geography/areas.parquet",
         attrition=attrition_files,
+        persons=f"{P}/young_adults/young_adults_persons.parquet",
         code=[src("export"), src("disclosure")],
     output:
         expand(f"{T}/transmission_{{level}}.csv", level=LEVELS),
@@ -317,7 +318,9 @@ rule export:
         f"{T}/attrition.csv",
         check_json="reports/output_check.json",
         check_md="reports/output_check.md",
+        check_internal=f"{P}/export/output_check_cells.parquet",
     params:
+        figures=lambda wildcards: figure_sources(),
         d=config["disclosure"],
         rounding=config["disclosure"]["round_counts_to"] or 0,
         region_name=REGION_NAME,
@@ -330,8 +333,9 @@ rule export:
         "{PY:q} -m pipeline export --measures-dir {P}/measures --young-adults-dir {P}/young_adults"
         " --areas {input.areas:q} --attrition {input.attrition:q} --region-name {params.region_name:q}"
         " --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
-        " --round-counts-to {params.rounding} {params.synthetic} --tables-dir {T}"
-        " --check-json {output.check_json:q} --check-md {output.check_md:q} 2> {log:q}"
+        " --round-counts-to {params.rounding} {params.synthetic} --tables-dir {T} --figures {params.figures:q}"
+        " --check-json {output.check_json:q} --check-md {output.check_md:q}"
+        " --check-internal {output.check_internal:q} 2> {log:q}"
 
 
 MAPS = config["maps"]
@@ -380,3 +384,78 @@ rule maps:
 
 
 EXTRA_TARGETS += rules.maps.output
+
+
+# ----------------------------------------------------------------------------- audit and export bundle
+# The audit runs last on every run: it needs every file the run releases. The bundle zips exactly
+# what the audit passed. Both come after all other rules, so EXTRA_TARGETS is complete when the
+# input functions below run.
+AUDIT = ["reports/audit.json", "reports/audit.md"]
+BUNDLE = "export/veenkolonien_export.zip"
+PUBLIC_INPUTS = [f"{P}/geography/areas.parquet"]  # the boundary file: public, no microdata
+
+
+def _released(path):
+    return str(path).startswith(("reports/", "figures/")) and str(path) not in AUDIT
+
+
+def released_files(wildcards=None):
+    """Every file of this run under reports/ or figures/: the targets of `all` and the fixed outputs
+    of any rule there, except the audit's own."""
+    targets = [str(f) for f in workflow.get_rule("all").input if isinstance(f, str)] + [str(f) for f in EXTRA_TARGETS]
+    for r in workflow.rules:
+        if r.name not in ("audit", "bundle"):
+            targets += [str(o) for o in r.output if not r.wildcard_names and _released(o)]
+    return sorted({f for f in targets if _released(f)})
+
+
+def _rule_inputs(r, wcs):
+    """The files a rule reads for one output, as declared (input functions are called)."""
+    from types import SimpleNamespace
+
+    out = []
+
+    def add(item):
+        if isinstance(item, str):
+            f = expand(item, **{k: [v] for k, v in wcs.items()})[0] if wcs else str(item)
+            # Source files come through Snakemake's cache, under a folder named anew on every run.
+            if "source-cache" in f and workflow.basedir.strip("/") in f:
+                f = workflow.basedir + f.split(workflow.basedir.strip("/"), 1)[1]
+            out.append(f)
+        elif callable(item):
+            try:
+                add(item(SimpleNamespace(**wcs)))
+            except Exception as exc:
+                if type(exc).__name__ == "IncompleteCheckpointException":
+                    raise
+                out.append(f"<input function of rule {r.name} not resolvable: {exc}>")
+        elif isinstance(item, (list, tuple)):
+            for x in item:
+                add(x)
+        else:
+            out.append(str(item))
+
+    for item in r.input:
+        add(item)
+    return out
+
+
+def provenance_map():
+    """For every released file that export does not write: the files its rule reads."""
+    out = {}
+    for f in released_files():
+        for r in workflow.rules:
+            if r.name not in ("all", "audit", "bundle", "export") and r.is_producer(f):
+                out[f] = _rule_inputs(r, r.get_wildcards(f))
+                break
+    return out
+
+
+def provenance(wildcards=None):
+    return json.dumps(provenance_map(), sort_keys=True)
+
+
+def figure_sources():
+    """For the output check: each released figure (or page) and the released tables it shows."""
+    out = {f: sorted(x for x in srcs if _released(x)) for f, srcs in provenance_map().items()}
+    return json.dumps(out, sort_keys=True)

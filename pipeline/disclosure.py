@@ -1,45 +1,44 @@
 """Disclosure control (methodology §10): primary thresholds, suppression against recovery by
-subtraction within an area's 2x2 table and between nested areas, and optional rounding.
+subtraction within an area's cells, between nested areas and complementary groups, and between
+years of the young-adult series; optional rounding.
 
 Pure functions on the internal measure tables; :mod:`pipeline.export` applies them and writes.
 
-The 2x2 table of an area has cells a = both poor, b = parents poor / child not, c = child poor /
-parents not, d = neither. Each released statistic reveals linear combinations of those cells
-(a rate is treated as revealing its numerator and complement, as it does once its denominator is
-known). A row may not reveal any combination of cells below the threshold, nor a count that was
-withheld to protect another area: that is checked exactly with the span of the released equations.
+Within a row (an area, or a group of an area), the released statistics reveal linear combinations
+of the row's *cells*: the finest partition of its population that the statistics describe. For
+the transmission tables that is parents × child status, each none / poor / long-term poor (long-term
+poor is a part of poor), with the parents-poor cells split by poor grandparents: 15 cells. For the
+young adults it is own status (none / poor / long-term poor) × living away × father's and
+mother's household (none counted / not poor / poor, only for those living away): 30 cells. A count
+reveals its cells' sum; a rate is treated as revealing its numerator and denominator (as it does
+with its interval). A row releases its statistics in order of importance only while no
+combination of cells that the released statistics determine holds fewer than ``min_events``
+persons (zero included), and no count withheld to protect another row becomes derivable: checked
+exactly on the span of the released equations.
 """
 from __future__ import annotations
 
-import itertools
-from functools import lru_cache
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from .measures import PROPORTIONS, REGRESSIONS
+from .young_adults import COUNTS as YA_COUNTS
+from .young_adults import SHARES
 
 COUNTS = ("n_children", "n_parents_poor", "n_child_poor", "n_both_poor",
           "n_parents_poor_lt", "n_child_poor_lt", "n_both_poor_lt")
 # Release priority: the headline first, so that secondary suppression withholds the least useful.
 POVERTY_STATS = ("n_children", "outflow", "n_parents_poor", "p_child_poor_parents_not_poor", "risk_ratio",
                  "n_child_poor", "inflow", "n_both_poor")
-_A, _B, _C, _D = np.eye(4, dtype=int)
-EQUATIONS = {
-    "n_children": [_A + _B + _C + _D],
-    "n_parents_poor": [_A + _B],
-    "n_child_poor": [_A + _C],
-    "n_both_poor": [_A],
-    "outflow": [_A, _B],
-    "p_child_poor_parents_not_poor": [_C, _D],
-    "inflow": [_A, _C],
-    "risk_ratio": [_A, _B, _C, _D],
-}
-COUNT_VECTOR = {"n_children": _A + _B + _C + _D, "n_parents_poor": _A + _B, "n_child_poor": _A + _C,
-                "n_both_poor": _A}
-COMBINATIONS = [np.array(v) for v in itertools.product((0, 1), repeat=4) if any(v)]
+TRANSMISSION_ORDER = (POVERTY_STATS + tuple(s + "_lt" for s in POVERTY_STATS if s != "n_children")
+                      + ("outflow_3gen",))
 SUFFIXES = ("_ci_low", "_ci_high", "_eb", "_reliability")
+SECONDARY_NESTED = "secondary: withheld so a withheld area cannot be recovered by subtraction"
+SECONDARY_CELLS = "secondary: would reveal a small cell by subtraction"
+SECONDARY_YEARS = "secondary: the difference with another year would isolate a small group"
 
 
 @dataclass(frozen=True)
@@ -50,17 +49,156 @@ class Thresholds:
     round_counts_to: int | None = None
 
 
-@lru_cache(maxsize=None)
-def _reveals(stats: tuple[str, ...], protected: tuple[tuple[int, ...], ...]) -> bool:
-    """Whether the equations of ``stats`` determine any of the ``protected`` cell combinations."""
-    if not stats or not protected:
-        return False
-    m = np.vstack([v for s in stats for v in EQUATIONS[s]]).astype(float)
-    r = np.linalg.matrix_rank(m)
-    return any(np.linalg.matrix_rank(np.vstack([m, np.array(v, dtype=float)])) == r for v in protected)
+# --------------------------------------------------------------------------- cell models
 
+@dataclass(frozen=True)
+class CellModel:
+    """The cells of a row's population and what each statistic reveals about them.
+
+    ``vectors``: equation name -> 0/1 vector over the cells; ``terms``: equation name -> the row
+    columns (with coefficients) that give its value; ``reveals``: statistic -> its equations.
+    """
+
+    name: str
+    vectors: Mapping[str, np.ndarray]
+    terms: Mapping[str, Mapping[str, int]]
+    reveals: Mapping[str, tuple[str, ...]]
+    _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def equations(self, stats) -> tuple[str, ...]:
+        return tuple(sorted({e for s in stats for e in self.reveals[s]}))
+
+    def determined(self, eqs: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, frozenset]:
+        """All non-empty cell combinations (0/1 vectors) the equations ``eqs`` determine, with
+        coefficients ``C`` such that combination = C @ equations, and the set of them as tuples."""
+        if eqs not in self._cache:
+            e = np.vstack([self.vectors[q] for q in eqs]).astype(float)
+            basis = _row_basis(e)
+            r = len(basis)
+            pick = ((np.arange(2 ** r)[:, None] >> np.arange(r)) & 1).astype(float)
+            v = pick @ basis
+            ok = (np.isclose(v, 0) | np.isclose(v, 1)).all(axis=1) & (v.sum(axis=1) > 0.5)
+            v = np.rint(v[ok])
+            c = v @ np.linalg.pinv(e)
+            self._cache[eqs] = (v, c, frozenset(map(tuple, v.astype(int))))
+        return self._cache[eqs]
+
+    def values(self, row: pd.Series, eqs: tuple[str, ...]) -> np.ndarray:
+        return np.array([sum(k * float(row[col]) for col, k in self.terms[q].items()) for q in eqs])
+
+    def leaks(self, stats, row: pd.Series, *, threshold: int, protect=()) -> bool:
+        """Whether releasing ``stats`` together determines a combination of cells under
+        ``threshold`` or any of the ``protect`` statistics (counts) of this row."""
+        eqs = self.equations(stats)
+        if not eqs:
+            return False
+        v, c, found = self.determined(eqs)
+        if len(v) and (np.rint(c @ self.values(row, eqs)) < threshold).any():
+            return True
+        return any(tuple(self.vectors[q].astype(int)) in found for p in protect for q in self.reveals.get(p, ()))
+
+
+def _row_basis(e: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """Reduced row echelon basis of the row space of ``e`` (pivot entries 1, zeros above/below)."""
+    a = e.astype(float).copy()
+    rows, cols = a.shape
+    r = 0
+    for col in range(cols):
+        if r == rows:
+            break
+        p = r + int(np.argmax(np.abs(a[r:, col])))
+        if abs(a[p, col]) < tol:
+            continue
+        a[[r, p]] = a[[p, r]]
+        a[r] /= a[r, col]
+        others = [i for i in range(rows) if i != r]
+        a[others] -= np.outer(a[others, col], a[r])
+        r += 1
+    return a[:r]
+
+
+def _model(name: str, cells: list[dict], indicators: Mapping[str, Callable[[dict], bool]],
+           terms: Mapping[str, Mapping[str, int]], reveals: Mapping[str, tuple[str, ...]]) -> CellModel:
+    vectors = {q: np.array([1 if f(c) else 0 for c in cells], dtype=int) for q, f in indicators.items()}
+    return CellModel(name, vectors, terms, reveals)
+
+
+def _transmission_model() -> CellModel:
+    # parents and child: "n" not poor, "p" poor (not long-term), "l" long-term poor; g: grandparents
+    # poor (only recorded where parents are poor).
+    cells = [{"p": p, "g": g, "c": c} for p in "npl" for g in ((0,) if p == "n" else (0, 1)) for c in "npl"]
+    poor = {"p", "l"}
+    ind = {
+        "ALL": lambda x: True,
+        "PP": lambda x: x["p"] in poor, "CP": lambda x: x["c"] in poor,
+        "BOTH": lambda x: x["p"] in poor and x["c"] in poor,
+        "NP": lambda x: x["p"] == "n", "NP_CP": lambda x: x["p"] == "n" and x["c"] in poor,
+        "PPL": lambda x: x["p"] == "l", "CPL": lambda x: x["c"] == "l",
+        "BOTHL": lambda x: x["p"] == "l" and x["c"] == "l",
+        "NPL": lambda x: x["p"] != "l", "NPL_CPL": lambda x: x["p"] != "l" and x["c"] == "l",
+        "G": lambda x: x["g"] == 1, "G_CP": lambda x: x["g"] == 1 and x["c"] in poor,
+    }
+    terms = {
+        "ALL": {"n_children": 1}, "PP": {"n_parents_poor": 1}, "CP": {"n_child_poor": 1},
+        "BOTH": {"n_both_poor": 1}, "NP": {"n_children": 1, "n_parents_poor": -1},
+        "NP_CP": {"n_child_poor": 1, "n_both_poor": -1},
+        "PPL": {"n_parents_poor_lt": 1}, "CPL": {"n_child_poor_lt": 1}, "BOTHL": {"n_both_poor_lt": 1},
+        "NPL": {"n_children": 1, "n_parents_poor_lt": -1}, "NPL_CPL": {"n_child_poor_lt": 1, "n_both_poor_lt": -1},
+        "G": {"_outflow_3gen_n": 1}, "G_CP": {"_outflow_3gen_k": 1},
+    }
+    reveals = {"n_children": ("ALL",)}
+    for sfx, (pp, cp, both, np_, np_cp) in {"": ("PP", "CP", "BOTH", "NP", "NP_CP"),
+                                             "_lt": ("PPL", "CPL", "BOTHL", "NPL", "NPL_CPL")}.items():
+        reveals.update({
+            f"n_parents_poor{sfx}": (pp,), f"n_child_poor{sfx}": (cp,), f"n_both_poor{sfx}": (both,),
+            f"outflow{sfx}": (both, pp), f"p_child_poor_parents_not_poor{sfx}": (np_cp, np_),
+            f"inflow{sfx}": (both, cp), f"risk_ratio{sfx}": (both, pp, np_cp, np_),
+        })
+    reveals["outflow_3gen"] = ("G_CP", "G")
+    return _model("transmission", cells, ind, terms, reveals)
+
+
+# Young adults: count -> which persons it counts (pov: "n"/"p"/"l"; away; f, m: 0 no counted parent
+# household, 1 not poor, 2 poor; parents only for those living away).
+YA_COUNT_CELLS: dict[str, Callable[[dict], bool]] = {
+    "n_young_adults": lambda x: True,
+    "n_poor": lambda x: x["pov"] != "n",
+    "n_lt_poor": lambda x: x["pov"] == "l",
+    "n_away": lambda x: x["away"] == 1,
+    "n_away_father": lambda x: x["away"] == 1 and x["f"] >= 1,
+    "n_away_father_poor": lambda x: x["away"] == 1 and x["f"] == 2,
+    "n_away_mother": lambda x: x["away"] == 1 and x["m"] >= 1,
+    "n_away_mother_poor": lambda x: x["away"] == 1 and x["m"] == 2,
+    "n_poor_away": lambda x: x["pov"] != "n" and x["away"] == 1,
+    "n_poor_away_father": lambda x: x["pov"] != "n" and x["away"] == 1 and x["f"] >= 1,
+    "n_poor_away_father_poor": lambda x: x["pov"] != "n" and x["away"] == 1 and x["f"] == 2,
+    "n_poor_away_mother": lambda x: x["pov"] != "n" and x["away"] == 1 and x["m"] >= 1,
+    "n_poor_away_mother_poor": lambda x: x["pov"] != "n" and x["away"] == 1 and x["m"] == 2,
+}
+
+
+def _young_adult_model() -> CellModel:
+    cells = [{"pov": p, "away": 0, "f": 0, "m": 0} for p in "npl"]
+    cells += [{"pov": p, "away": 1, "f": f, "m": m} for p in "npl" for f in range(3) for m in range(3)]
+    terms = {q: {q: 1} for q in YA_COUNT_CELLS}
+    reveals = {q: (q,) for q in YA_COUNT_CELLS}
+    reveals.update({share: (k, d) for share, (k, d) in SHARES.items()})
+    return _model("young_adults", cells, YA_COUNT_CELLS, terms, reveals)
+
+
+TRANSMISSION_MODEL = _transmission_model()
+YOUNG_ADULT_MODEL = _young_adult_model()
+YA_ORDER = ("n_young_adults", *SHARES, *[c for c in YA_COUNTS if c != "n_young_adults"])
+
+
+def young_adult_model() -> CellModel:
+    return YOUNG_ADULT_MODEL
+
+
+# --------------------------------------------------------------------------- one row
 
 def cells(row: pd.Series, sfx: str = "") -> np.ndarray:
+    """The 2x2 cells a (both poor), b (parents only), c (child only), d (neither) of one row."""
     a = row[f"n_both_poor{sfx}"]
     b = row[f"n_parents_poor{sfx}"] - a
     c = row[f"n_child_poor{sfx}"] - a
@@ -75,6 +213,11 @@ def primary_reason(row: pd.Series, stat: str, th: Thresholds, sfx: str = "") -> 
         return f"n_children < {th.min_n}"
     if stat == "n_children":
         return None
+    if stat == "outflow_3gen":
+        k, m = row["_outflow_3gen_k"], row["_outflow_3gen_n"]
+        return None if min(k, m - k) >= th.min_events else f"numerator or complement < {th.min_events}"
+    if stat.endswith("_lt"):
+        stat, sfx = stat[:-3], "_lt"
     a, b, c, d = cells(row, sfx)
     need = {  # numerator and complement of the statistic
         "n_parents_poor": (a + b, c + d), "n_child_poor": (a + c, b + d), "n_both_poor": (a, b + c + d),
@@ -86,67 +229,92 @@ def primary_reason(row: pd.Series, stat: str, th: Thresholds, sfx: str = "") -> 
     return None
 
 
-def _release_2x2(row: pd.Series, th: Thresholds, *, sfx: str, protect: set[str],
-                 n_released: bool) -> dict[str, str | None]:
-    x = cells(row, sfx)
-    # Any combination of cells below the threshold (zero included: "none of them" discloses too).
-    protected = [tuple(v) for v in COMBINATIONS if float(v @ x) < th.min_events]
-    protected += [tuple(COUNT_VECTOR[c]) for c in COUNT_VECTOR if c + sfx in protect]
-    protected = tuple(sorted(set(protected)))
-    accepted: tuple[str, ...] = ("n_children",) if (sfx and n_released) else ()
+def release_row(row: pd.Series, th: Thresholds, *, model: CellModel, order: tuple[str, ...],
+                primary: Callable[[pd.Series, str, Thresholds], str | None],
+                protect=frozenset()) -> dict[str, str | None]:
+    """Release the statistics of ``order`` that the row has, one by one, while the primary rule
+    passes and no small combination of cells (or protected count) becomes derivable."""
+    accepted: list[str] = []
     out: dict[str, str | None] = {}
-    for stat in POVERTY_STATS:
-        if sfx and stat == "n_children":
+    for stat in order:
+        if any(col not in row for q in model.reveals[stat] for col in model.terms[q]):
             continue
-        name = stat + sfx
-        if name in protect:
-            out[name] = "secondary: withheld so a withheld area cannot be recovered by subtraction"
+        if stat in protect:
+            out[stat] = SECONDARY_NESTED
             continue
-        reason = primary_reason(row, stat, th, sfx)
+        reason = primary(row, stat, th)
         if reason is None:
-            trial = accepted + (stat,)
-            if _reveals(trial, protected):
-                reason = "secondary: would reveal a small cell by subtraction"
+            if model.leaks(accepted + [stat], row, threshold=th.min_events, protect=protect):
+                reason = SECONDARY_CELLS
             else:
-                accepted = trial
-        out[name] = reason
+                accepted.append(stat)
+        out[stat] = reason
     return out
 
 
 def release_poverty_row(row: pd.Series, th: Thresholds, *, protect: set[str] = frozenset()) -> dict[str, str | None]:
     """Decide each poverty statistic of one area: None = released, else the reason it is withheld.
 
-    Both 2x2 tables (poor and, where present, long-term poor ``_lt``) are checked; ``protect``
-    names counts withheld in this row to stop recovery from nested areas or complementary groups;
-    they must not be derivable from what the row releases.
+    All statistics of the poor, long-term poor and three-generation tables are checked together
+    on the 15 cells of :data:`TRANSMISSION_MODEL`; ``protect`` names counts withheld in this row
+    to stop recovery from nested areas or complementary groups: they must not be derivable.
     """
-    out = _release_2x2(row, th, sfx="", protect=set(protect), n_released=False)
-    if "n_both_poor_lt" in row.index:
-        out.update(_release_2x2(row, th, sfx="_lt", protect=set(protect), n_released=out["n_children"] is None))
-    if "outflow_3gen" in row.index:
-        k, n = row["_outflow_3gen_k"], row["_outflow_3gen_n"]
-        out["outflow_3gen"] = (out["n_children"] or
-                               (None if min(k, n - k) >= th.min_events else f"numerator or complement < {th.min_events}"))
-    return out
+    return release_row(row, th, model=TRANSMISSION_MODEL, order=TRANSMISSION_ORDER, primary=primary_reason,
+                       protect=protect)
+
+
+def young_adult_primary(row: pd.Series, stat: str, th: Thresholds) -> str | None:
+    """Primary rule of the young-adult statistics: the population needs n >= min_n, a part count or
+    share numerator and complement >= min_events."""
+    from .young_adults import SHARES
+    n = row["n_young_adults"]
+    if n < th.min_n:
+        return f"n_young_adults < {th.min_n}"
+    k, d = SHARES[stat] if stat in SHARES else (stat, "n_young_adults")
+    if stat != "n_young_adults" and min(row[k], row[d] - row[k]) < th.min_events:
+        return f"numerator or complement < {th.min_events}"
+    return None
+
+
+def release_young_adult_row(row: pd.Series, th: Thresholds, *, protect: set[str] = frozenset()) -> dict[str, str | None]:
+    """Decide the young-adult statistics of one area and year (shares first, then the counts) on the
+    30 cells of :func:`young_adult_model`."""
+    return release_row(row, th, model=young_adult_model(), order=YA_ORDER, primary=young_adult_primary,
+                       protect=protect)
 
 
 def rank_reasons(row: pd.Series, th: Thresholds) -> dict[str, str | None]:
-    """Primary rules for the regression and quintile measures."""
+    """Primary rules for the regression and quintile measures.
+
+    A regression needs ``min_df`` residual degrees of freedom, and the children it leaves out
+    (no rank) are none or at least ``min_events``; a quintile share needs numerator, complement and
+    the children outside its parent quintile all at least ``min_events``.
+    """
     out: dict[str, str | None] = {}
+    total = row.get("n_children", 0)
     for name in REGRESSIONS:
         n = row.get(f"_{name}_n", 0)
-        out[name] = None if n - 2 >= th.min_df and pd.notna(row[name]) else f"residual df < {th.min_df}"
+        if not (n - 2 >= th.min_df and pd.notna(row[name])):
+            out[name] = f"residual df < {th.min_df}"
+        elif 0 < total - n < th.min_events:
+            out[name] = f"children outside the regression < {th.min_events}"
+        else:
+            out[name] = None
     for name in ("p_q1_q1", "p_q5_q1"):
-        if f"_{name}_k" not in row.index:
+        if f"_{name}_k" not in row:
             continue
         k, n = row[f"_{name}_k"], row[f"_{name}_n"]
-        out[name] = None if min(k, n - k) >= th.min_events else f"numerator or complement < {th.min_events}"
+        out[name] = (None if min(k, n - k, total - n) >= th.min_events
+                     else f"numerator, complement or children outside the quintile < {th.min_events}")
     return out
 
 
+# --------------------------------------------------------------------------- between rows
+
 def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame], th: Thresholds,
            row_rule=None, counts: tuple[str, ...] = COUNTS, extra_rule=None,
-           population: str = "n_children") -> dict[str, pd.DataFrame]:
+           population: str = "n_children",
+           protect: Mapping[str, Mapping[str, set[str]]] | None = None) -> dict[str, pd.DataFrame]:
     """Reasons per area (index area_code) and statistic: None where released.
 
     ``tables``: internal measures per table (a level, or a level's breakdown into groups) indexed
@@ -155,19 +323,28 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
     wherever the rows of ``name`` under one upper row partition that row's population: areas
     within a higher level, groups within their area's total, groups within the same group of a
     higher level. ``row_rule(row, th, protect=...)`` decides one
-    row (default: the transmission table's 2x2 rule); ``extra_rule(row, th)`` adds statistics that
-    take no part in the nested rule (default: the rank measures). ``population`` is the count that
-    says whether an area holds anybody.
+    row (default: the transmission table's cell rule); ``extra_rule(row, th)`` adds statistics that
+    take no part in the nested rule (default: the rank measures; withheld too where the population
+    count is). ``population`` is the count that says whether an area holds anybody. ``protect``:
+    per table and row key, counts to withhold from the start (e.g. by the rule between years).
 
-    Nested rule, for every count: for each released row and each partition of it there is never
-    exactly one withheld part (areas without children hold nobody and do not count).
-    Where there is one, the smallest released descendant is withheld too (or, with no other
-    inhabited descendant, the total itself); this repeats until nothing changes.
+    Nested rule, for every count and every released row and partition of it: the withheld
+    inhabited parts are never exactly one, and together they hold none or at least the threshold
+    (``min_n`` for the population count, ``min_events`` for the others), since the released total
+    minus the released parts gives their sum. Where that fails, the smallest released part is
+    withheld too (or, with none left, the total itself); this repeats until nothing changes.
     """
     row_rule = row_rule or release_poverty_row
     extra_rule = rank_reasons if extra_rule is None else extra_rule
-    protect: dict[tuple[str, str], set[str]] = {}
-    dec = {name: {code: row_rule(t.loc[code], th) for code in t.index} for name, t in tables.items()}
+    prot: dict[tuple[str, str], set[str]] = {}
+    for name, per in (protect or {}).items():
+        for code, cs in per.items():
+            if code in tables[name].index and cs:
+                prot[(name, code)] = set(cs)
+    # Plain dicts per row: the rules read a few values per row many times over.
+    rows = {name: t.to_dict("index") for name, t in tables.items()}
+    dec = {name: {code: row_rule(r, th, protect=prot.get((name, code), frozenset()))
+                  for code, r in rows[name].items()} for name in tables}
     # Every (upper table, lower table) pair whose lower rows partition the upper rows' population.
     members = {}
     for lower, anc in ancestors.items():
@@ -177,27 +354,28 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
                 members[(upper, lower)] = {code: list(idx) for code, idx in col.groupby(col).groups.items()}
 
     def withhold(name: str, code: str, count: str) -> None:
-        protect.setdefault((name, code), set()).add(count)
-        dec[name][code] = row_rule(tables[name].loc[code], th, protect=protect[(name, code)])
+        prot.setdefault((name, code), set()).add(count)
+        dec[name][code] = row_rule(rows[name][code], th, protect=prot[(name, code)])
 
     changed = True
     while changed:
         changed = False
         for count in counts:
+            need = th.min_n if count == population else th.min_events
             for (upper, lower), groups in members.items():
                 if count not in tables[lower].columns or count not in tables[upper].columns:
                     continue
-                inhabited = tables[lower][population] > 0
+                low = rows[lower]
                 for up_code, codes in groups.items():
-                    if up_code not in dec[upper] or dec[upper][up_code][count] is not None:
+                    if up_code not in dec[upper] or dec[upper][up_code].get(count, "") is not None:
                         continue
-                    codes = [c for c in codes if inhabited.get(c, False)]
-                    held = [c for c in codes if dec[lower][c][count] is not None]
-                    if len(held) != 1:
+                    codes = [c for c in codes if c in low and low[c][population] > 0]
+                    held = [c for c in codes if dec[lower][c].get(count, "") is not None]
+                    if not held or (len(held) > 1 and sum(float(low[c][count]) for c in held) >= need):
                         continue
-                    free = [c for c in codes if dec[lower][c][count] is None]
+                    free = [c for c in codes if dec[lower][c].get(count, "") is None]
                     if free:
-                        smallest = min(free, key=lambda c: (float(tables[lower].at[c, count]), c))
+                        smallest = min(free, key=lambda c: (float(low[c][count]), c))
                         withhold(lower, smallest, count)
                     else:
                         withhold(upper, up_code, count)
@@ -205,10 +383,46 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
     out = {}
     for lvl, t in tables.items():
         main = pd.DataFrame.from_dict(dec[lvl], orient="index").reindex(t.index)
-        extra = pd.DataFrame.from_dict({code: extra_rule(t.loc[code], th) for code in t.index}, orient="index")
-        both = pd.concat([main, extra.reindex(t.index)], axis=1) if len(extra.columns) else main
+        extra = pd.DataFrame.from_dict({code: extra_rule(r, th) for code, r in rows[lvl].items()}, orient="index")
+        if len(extra.columns):
+            extra = extra.reindex(t.index).astype(object)
+            if population in main.columns:
+                gone = main[population].notna()
+                for c in extra.columns:
+                    extra[c] = extra[c].where(~(gone & extra[c].isna()), f"secondary: {population} withheld")
+            both = pd.concat([main, extra], axis=1)
+        else:
+            both = main
         out[lvl] = both.astype(object).where(both.notna(), None)
     return out
+
+
+def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
+    """Released counts that the difference with the same count of another year would isolate.
+
+    ``members``: one row per person counted (columns ``person``, ``area``, ``year``, ``count``);
+    ``released``: the released counts (columns ``area``, ``year``, ``count``, ``n``). Where one
+    year's persons are a subset of another year's in the same area and count, and the difference
+    is 1 to ``threshold - 1`` persons, the difference of the two totals gives that small group; the
+    smaller of the two counts is returned (columns ``area``, ``year``, ``count``, ``other_year``).
+    Both years' sets differing on both sides isolates nobody (the difference mixes entrants and
+    leavers) and passes.
+    """
+    cols = ["area", "year", "count", "other_year"]
+    r = released[["area", "year", "count", "n"]]
+    pairs = r.merge(r, on=["area", "count"], suffixes=("_s", "_t"))
+    diff = pairs["n_t"] - pairs["n_s"]
+    pairs = pairs[(diff > 0) & (diff < threshold) & (pairs["year_s"] != pairs["year_t"])]
+    if pairs.empty:
+        return pd.DataFrame(columns=cols)
+    m = members.merge(pairs[["area", "count"]].drop_duplicates(), on=["area", "count"])
+    both = m.merge(m, on=["person", "area", "count"], suffixes=("_s", "_t"))
+    common = both.groupby(["area", "count", "year_s", "year_t"]).size().rename("common").reset_index()
+    pairs = pairs.merge(common, on=["area", "count", "year_s", "year_t"], how="left")
+    pairs["common"] = pairs["common"].fillna(0)
+    hit = pairs[pairs["common"] == pairs["n_s"]]
+    out = hit.rename(columns={"year_s": "year", "year_t": "other_year"})[cols]
+    return out.drop_duplicates(["area", "year", "count"]).reset_index(drop=True)
 
 
 def round_half_up(x: pd.Series, base: int) -> pd.Series:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -101,50 +102,63 @@ def group_tables(measures: pd.DataFrame, frame: pd.DataFrame, *, level: str,
 
 def _rule_text(stat: str, th: Thresholds) -> str:
     if stat in REGRESSIONS:
-        return f"regression: residual df >= {th.min_df}"
-    if stat == "n_children":
-        return f"count: n >= {th.min_n}"
-    return f"numerator and complement >= {th.min_events}; 2x2 cells not recoverable; nested areas"
+        return (f"regression: residual df >= {th.min_df}; children outside it none or >= {th.min_events}"
+                if stat != "kk_p25" else
+                f"regression: residual df >= {th.min_df}; children outside the rank band >= {th.min_events}")
+    if stat in ("p_q1_q1", "p_q5_q1"):
+        return f"proportion: numerator, complement and children outside the quintile >= {th.min_events}"
+    if stat in ("n_children", "n_young_adults"):
+        return f"count: n >= {th.min_n}; nested areas and groups"
+    if stat.startswith("n_"):
+        return (f"count: part and rest >= {th.min_events}; no cell combination < {th.min_events} derivable; "
+                "nested areas and groups")
+    return (f"proportion: numerator and complement >= {th.min_events}; no cell combination < {th.min_events} "
+            "derivable; nested areas and groups")
 
 
 def _n_for(stat: str, table: pd.DataFrame) -> str:
-    """The column holding the unrounded n behind ``stat``."""
+    """The column holding the unrounded n behind ``stat``: a count itself, else the denominator."""
+    if stat.startswith("n_") and stat in table.columns:
+        return stat
     if f"_{stat}_n" in table.columns:
         return f"_{stat}_n"
     return "n_children"
 
 
 def check_entries(table_name: str, internal: pd.DataFrame, reasons: pd.DataFrame, released: pd.DataFrame,
-                  th: Thresholds, *, n_of=_n_for, rule_of=_rule_text, year=None) -> list[dict]:
-    """One entry per cell (released or withheld) for reports/output_check.json."""
-    out = []
-    area = internal["area_code"] if "area_code" in internal.columns else pd.Series(internal.index, index=internal.index)
-    group = internal["group"] if "group" in internal.columns else None
-    for stat in reasons.columns:
-        why = reasons[stat].reindex(internal.index)
-        ok = why.isna()
-        d = pd.DataFrame({"table": table_name, "area_code": area.to_numpy(), "statistic": stat,
-                          "released": ok.to_numpy(),
-                          "unrounded_n": internal[n_of(stat, internal)].fillna(0).astype("int64").to_numpy()},
-                         index=internal.index)
-        if group is not None:
-            d.insert(2, "group", group.to_numpy())
-        if year is not None:
-            d.insert(1, "year", int(year))
-        vals = released[stat].reindex(internal.index).astype("float64")
-        d["rule"] = np.where(ok, rule_of(stat, th), None)
-        d["value"] = vals.where(ok & vals.notna(), None).astype(object)
-        d["reason"] = why.where(~ok, None)
-        for rec in d.to_dict("records"):
-            out.append({k: v for k, v in rec.items()
-                        if not (k == "rule" and v is None) and not (k == "reason" and v is None)
-                        and not (k == "value" and not rec["released"])})
-    return out
+                  th: Thresholds, *, n_of=_n_for, rule_of=_rule_text, year=None) -> pd.DataFrame:
+    """One row per cell (released or withheld) of one table: its rule or the reason it is withheld,
+    whether that reason is primary or secondary, the released value and the unrounded n."""
+    stats = list(reasons.columns)
+    k, n = len(stats), len(internal)
+    why = reasons.reindex(internal.index)[stats].to_numpy(dtype=object).T.ravel()
+    ok = pd.isna(why)
+    area = (internal["area_code"] if "area_code" in internal.columns else pd.Series(internal.index)).to_numpy(dtype=object)
+    d = pd.DataFrame({"table": table_name, "area_code": np.tile(area, k),
+                      "statistic": np.repeat(np.array(stats, dtype=object), n), "released": ok})
+    if "group" in internal.columns:
+        d.insert(2, "group", np.tile(internal["group"].to_numpy(dtype=object), k))
+    if year is not None:
+        d.insert(1, "year", int(year))
+    d["unrounded_n"] = np.concatenate([internal[n_of(s, internal)].fillna(0).to_numpy(dtype="int64") for s in stats]) \
+        if k else np.array([], dtype="int64")
+    vals = np.concatenate([released[s].reindex(internal.index).to_numpy(dtype="float64", na_value=np.nan)
+                           for s in stats]) if k else np.array([])
+    rules = np.repeat(np.array([rule_of(s, th) for s in stats], dtype=object), n)
+    d["rule"] = np.where(ok, rules, None)
+    d["value"] = np.where(ok & ~np.isnan(vals), vals.astype(object), None)
+    d["reason"] = np.where(ok, None, why)
+    secondary = np.array([isinstance(w, str) and w.startswith("secondary") for w in why], dtype=bool)
+    d["suppression"] = np.where(ok, None, np.where(secondary, "secondary", "primary"))
+    for c in ("rule", "value", "reason", "suppression"):
+        d[c] = d[c].astype(object)
+    return d
 
 
 def export_transmission(measures: dict[str, pd.DataFrame], areas: pd.DataFrame, *, region_name: str,
-                        th: Thresholds) -> tuple[dict[str, pd.DataFrame], list[dict]]:
-    """Released transmission tables per level (group rows included) and their output-check entries."""
+                        th: Thresholds) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict]:
+    """Released transmission tables per level (group rows included), their output-check cells and,
+    per level, how many areas (of the geography and of those with children) are released."""
     internal, ancestors = {}, {}
     for lvl in LEVELS:
         m = measures[lvl]
@@ -157,63 +171,72 @@ def export_transmission(measures: dict[str, pd.DataFrame], areas: pd.DataFrame, 
         internal.update(gt)
         ancestors.update(ga)
     reasons = disclosure.decide(internal, ancestors=ancestors, th=th)
-    tables, entries = {}, []
+    tables, entries, released_areas = {}, [], {}
     for lvl in LEVELS:
         parts = []
         for name in [n for n in internal if n.split("|")[0] == lvl]:
             rel = disclosure.apply(internal[name], reasons[name], th=th)
-            entries += check_entries(f"transmission_{lvl}", internal[name], reasons[name], rel, th)
+            entries.append(check_entries(f"transmission_{lvl}", internal[name], reasons[name], rel, th))
             parts.append(rel.reset_index(drop=True))
         rel = pd.concat(parts, ignore_index=True)
         rel["_order"] = rel["group"] != TOTAL
         rel = rel.sort_values(["_order", "area_code", "group"], kind="mergesort")
         tables[lvl] = rel[transmission_columns(rel.columns)].reset_index(drop=True)
         main = internal[lvl]
-        n_with = int((main["n_children"] > 0).sum())
-        n_out = int(tables[lvl].loc[tables[lvl]["group"] == TOTAL, "outflow"].notna().sum())
-        io.log.info("transmission_%s: %d areas, %d with children, outflow released for %d; %d group rows",
-                    lvl, len(main), n_with, n_out, int((tables[lvl]["group"] != TOTAL).sum()))
-    return tables, entries
+        tot = tables[lvl][tables[lvl]["group"] == TOTAL].set_index("area_code")
+        with_children = main.index[main["n_children"] > 0]
+        released_areas[lvl] = {
+            "areas": int(len(main)), "areas_with_children": int(len(with_children)),
+            **{f"released_{c}": int(tot[c].notna().sum()) for c in ("n_children", "outflow")},
+        }
+        io.log.info("transmission_%s: %d areas, %d with children, n_children released for %d, outflow for %d; "
+                    "%d group rows", lvl, len(main), len(with_children), released_areas[lvl]["released_n_children"],
+                    released_areas[lvl]["released_outflow"], int((tables[lvl]["group"] != TOTAL).sum()))
+    return tables, pd.concat(entries, ignore_index=True), released_areas
 
 
 # --------------------------------------------------------------------------- young adults
 
-def young_adult_row(row: pd.Series, th: Thresholds, *, protect: set[str] = frozenset()) -> dict[str, str | None]:
-    """Counts need n >= min_n (the total) or numerator and complement >= min_events (a part);
-    a share needs numerator and complement >= min_events; a protected count takes its shares along."""
-    out: dict[str, str | None] = {}
-    n = row["n_young_adults"]
+def year_members(flags: pd.DataFrame, *, level: str, region_name: str) -> pd.DataFrame:
+    """Who each young-adult count counts, per area of ``level`` and year (long: person, area, year,
+    count); record level, used only to check differences between years."""
+    from .young_adults import indicators
+    ind = indicators(flags)
+    area = (pd.Series(region_name, index=flags.index) if level == "region" else flags[level]).astype(object)
+    person = pd.Series(pd.factorize(flags["RINPERSOON"])[0], index=flags.index)
+    parts = []
     for c in YA_COUNTS:
-        if n < th.min_n:
-            out[c] = f"n_young_adults < {th.min_n}"
-        elif c in protect:
-            out[c] = "secondary: withheld so a withheld area cannot be recovered by subtraction"
-        elif c != "n_young_adults" and min(row[c], n - row[c]) < th.min_events:
-            out[c] = f"numerator or complement < {th.min_events}"
-        else:
-            out[c] = None
-    for share, (k, d) in SHARES.items():
-        if n < th.min_n:
-            out[share] = f"n_young_adults < {th.min_n}"
-        elif k in protect or d in protect:
-            out[share] = "secondary: its count is withheld"
-        elif min(row[k], row[d] - row[k]) < th.min_events:
-            out[share] = f"numerator or complement < {th.min_events}"
-        else:
-            out[share] = None
-    return out
+        on = ind[c].to_numpy() == 1
+        parts.append(pd.DataFrame({"person": person.to_numpy()[on], "area": area.to_numpy()[on],
+                                   "year": flags["year"].to_numpy()[on], "count": c}))
+    return pd.concat(parts, ignore_index=True)
 
 
-def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, region_name: str,
-                        th: Thresholds) -> tuple[dict[str, pd.DataFrame], list[dict]]:
+def released_counts(internal: pd.DataFrame, reasons: pd.DataFrame, *, year: int) -> pd.DataFrame:
+    """The released young-adult counts of one year and level, long: area, year, count, n."""
+    n = internal[YA_COUNTS].stack()
+    ok = reasons[YA_COUNTS].reindex(internal.index).isna().stack()
+    n = n[ok.reindex(n.index, fill_value=False).to_numpy(dtype=bool)]
+    return pd.DataFrame({"area": n.index.get_level_values(0).to_numpy(dtype=object), "year": year,
+                         "count": n.index.get_level_values(1).to_numpy(dtype=object), "n": n.to_numpy()})
+
+
+def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, region_name: str, th: Thresholds,
+                        flags: pd.DataFrame | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Released young-adult tables per level (one row per area and year) and their output-check cells.
+
+    Within a year: the cell rule, nested areas (wijk within gemeente within region). Between
+    years (with ``flags``, the person-level rows): where one year's persons of a count and area are a
+    subset of another year's and the difference is smaller than the threshold, the smaller count is
+    withheld (:func:`pipeline.disclosure.isolated_by_years`); then the year is decided again, until
+    nothing changes.
+    """
     levels = ("gemeente", "wijk", "region")
     years = sorted(set().union(*[set(t["year"]) for t in ya.values()]))
     frames = {lvl: area_frame(areas, level=lvl, region_name=region_name) for lvl in levels}
-    tables = {lvl: [] for lvl in levels}
-    entries: list[dict] = []
-    share_cols = [c for s in SHARES for c in (s, f"{s}_ci_low", f"{s}_ci_high")]
+    internal: dict[int, dict[str, pd.DataFrame]] = {}
     for year in years:
-        internal = {}
+        internal[year] = {}
         for lvl in levels:
             m = ya[lvl][ya[lvl]["year"] == year].set_index("area_code").drop(columns=["year", "level"])
             f = frames[lvl]
@@ -226,24 +249,56 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
                 f = pd.concat([f, add])
             t = f.join(m, how="left")
             t[YA_COUNTS] = t[YA_COUNTS].fillna(0).astype("int64")
-            internal[lvl] = t
-        ancestors = {lvl: t[[c for c in ("region", "gemeente") if c in t.columns and c != lvl]]
-                     for lvl, t in internal.items()}
-        reasons = disclosure.decide(internal, ancestors=ancestors, th=th, row_rule=young_adult_row,
-                                    counts=("n_young_adults", "n_poor", "n_lt_poor", "n_away"),
-                                    extra_rule=lambda row, th: {}, population="n_young_adults")
+            internal[year][lvl] = t
+    members = ({lvl: year_members(flags, level=lvl, region_name=region_name) for lvl in levels}
+               if flags is not None else None)
+    protect: dict[int, dict[str, dict[str, set[str]]]] = {y: {lvl: {} for lvl in levels} for y in years}
+    while True:
+        reasons = {}
+        for year in years:
+            ancestors = {lvl: t[[c for c in ("region", "gemeente") if c in t.columns and c != lvl]]
+                         for lvl, t in internal[year].items()}
+            reasons[year] = disclosure.decide(
+                internal[year], ancestors=ancestors, th=th, row_rule=disclosure.release_young_adult_row,
+                counts=tuple(YA_COUNTS), extra_rule=lambda row, th: {}, population="n_young_adults", protect=protect[year])
+        if members is None:
+            break
+        new = 0
         for lvl in levels:
-            rel = disclosure.apply(internal[lvl], reasons[lvl], th=th, counts=tuple(YA_COUNTS), rates=tuple(SHARES))
+            rel = pd.concat([released_counts(internal[y][lvl], reasons[y][lvl], year=y) for y in years],
+                            ignore_index=True)
+            for need, which in ((th.min_n, ["n_young_adults"]), (th.min_events, [c for c in YA_COUNTS if c != "n_young_adults"])):
+                hits = disclosure.isolated_by_years(members[lvl][members[lvl]["count"].isin(which)],
+                                                    rel[rel["count"].isin(which)], threshold=need)
+                for h in hits.itertuples(index=False):
+                    got = protect[int(h.year)][lvl].setdefault(h.area, set())
+                    if h.count not in got:
+                        got.add(h.count)
+                        new += 1
+                        io.log.info("young adults %s %s %d: %s withheld, the difference with %d isolates a small "
+                                    "group", lvl, h.area, h.year, h.count, h.other_year)
+        if not new:
+            break
+    tables = {lvl: [] for lvl in levels}
+    entries: list[pd.DataFrame] = []
+    share_cols = [c for s in SHARES for c in (s, f"{s}_ci_low", f"{s}_ci_high")]
+    for year in years:
+        for lvl in levels:
+            r = reasons[year][lvl].copy()
+            for area, cs in protect[year][lvl].items():
+                for c in cs:
+                    r.loc[area, c] = disclosure.SECONDARY_YEARS
+            rel = disclosure.apply(internal[year][lvl], r, th=th, counts=tuple(YA_COUNTS), rates=tuple(SHARES))
             rel.index.name = "area_code"
             rel = rel.reset_index()
             rel.insert(0, "year", year)
             rel["level"] = lvl
             tables[lvl].append(rel[["year", "area_code", "area_name", "level", *YA_COUNTS, *share_cols, "suppressed"]])
-            entries += check_entries(
-                f"young_adults_{lvl}", internal[lvl], reasons[lvl], rel.set_index("area_code"), th, year=year,
-                n_of=lambda stat, t: SHARES[stat][1] if stat in SHARES else "n_young_adults",
-                rule_of=lambda stat, th: f"numerator and complement >= {th.min_events}; n >= {th.min_n}; nested areas")
-    return {lvl: pd.concat(v, ignore_index=True) for lvl, v in tables.items()}, entries
+            entries.append(check_entries(
+                f"young_adults_{lvl}", internal[year][lvl], r, rel.set_index("area_code"), th, year=year,
+                n_of=lambda stat, t: SHARES[stat][1] if stat in SHARES else stat,
+                rule_of=_rule_text))
+    return {lvl: pd.concat(v, ignore_index=True) for lvl, v in tables.items()}, pd.concat(entries, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- attrition
@@ -262,48 +317,115 @@ def released_attrition(rows: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- report
 
-def output_check_markdown(entries: list[dict], *, th: Thresholds, files: list[str], synthetic: bool) -> str:
-    df = pd.DataFrame(entries)
+def suppression_summary(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per table and kind of row (area totals or group rows): cells, released, withheld by the
+    primary rule and by a secondary rule."""
+    kind = np.where(cells["group"].fillna(TOTAL) == TOTAL, "totaal", "groepen") if "group" in cells.columns \
+        else np.full(len(cells), "totaal")
+    d = cells.assign(rows=kind)
+    g = d.groupby(["table", "rows"], sort=True)
+    out = pd.DataFrame({
+        "cells": g.size(),
+        "released": g["released"].sum(),
+        "withheld_primary": g["suppression"].apply(lambda s: int((s == "primary").sum())),
+        "withheld_secondary": g["suppression"].apply(lambda s: int((s == "secondary").sum())),
+    }).reset_index()
+    return out.astype({c: "int64" for c in ("cells", "released", "withheld_primary", "withheld_secondary")})
+
+
+def check_records(cells: pd.DataFrame, *, rounded: bool) -> list[dict]:
+    """The cells as JSON records for the report that leaves: released cells with rule, value and
+    unrounded n (not when counts are rounded: it would undo the rounding); withheld cells with the
+    reason only (their n is what is being protected)."""
+    d = cells.copy()
+    if rounded:
+        d["unrounded_n"] = None
+    else:
+        d["unrounded_n"] = d["unrounded_n"].astype(object).where(d["released"], None)
+    recs = d.to_dict("records")
+    return [{k: v for k, v in r.items() if v is not None and not (isinstance(v, float) and np.isnan(v))}
+            for r in recs]
+
+
+def output_check_markdown(cells: pd.DataFrame, *, th: Thresholds, files: list[str], figures: dict[str, list[str]],
+                          areas: dict[str, dict], synthetic: bool) -> str:
+    """The output-check report for the CBS output checkers, in Dutch and English."""
     today = dt.date.today().isoformat()
+    summary = suppression_summary(cells)
     lines = [
-        "# Output check / Outputcontrole",
+        "# Outputcontrole / Output check",
         "",
         f"Datum / date: {today}. " + ("**Synthetische data / synthetic data.**" if synthetic else ""),
         "",
         "## Regels / rules",
         "",
         f"- Aantallen en gemiddelden alleen bij n >= {th.min_n} / counts and means only with n >= {th.min_n}.",
-        f"- Proporties alleen als teller en complement >= {th.min_events} / proportions only when numerator "
-        f"and complement are both >= {th.min_events}.",
+        f"- Proporties en deelaantallen alleen als teller en complement >= {th.min_events} / proportions and part "
+        f"counts only when numerator and complement are both >= {th.min_events}.",
         f"- Regressies alleen bij >= {th.min_df} residuele vrijheidsgraden / regressions only with >= {th.min_df} "
         "residual degrees of freedom.",
         "- Geen minima of maxima / no minima or maxima.",
-        "- Secundaire onderdrukking: geen cel van de 2x2-tabel (ouders arm x kind arm) onder de drempel "
-        "terug te rekenen, en per gepubliceerd gebied nooit precies één onderdrukt deelgebied / secondary "
-        "suppression: no 2x2 cell below the threshold recoverable, and never exactly one withheld sub-area "
-        "under a released area.",
-        "- Afgeleide waarden (interval, EB, betrouwbaarheid) volgen hun schatting / derived values follow "
-        "their estimate.",
+        "- Afgeleide waarden (interval, EB, betrouwbaarheid) alleen met hun schatting / derived values (interval, "
+        "EB, reliability) only with their estimate.",
+        f"- Secundair, binnen een gebied: uit wat gepubliceerd is, is geen combinatie van cellen (ouders x kind, elk "
+        f"niet / wel / langdurig arm; jongvolwassenen: arm x uitwonend x huishouden vader en moeder) met minder dan "
+        f"{th.min_events} personen af te leiden, ook 0 niet / secondary, within an area: no combination of cells "
+        f"with fewer than {th.min_events} persons (zero included) can be derived from what is released.",
+        "- Secundair, tussen gebieden en groepen: onder een gepubliceerd totaal nooit precies één onderdrukt deel, en "
+        "samen bevatten de onderdrukte delen 0 of ten minste de drempel / secondary, between nested areas and "
+        "complementary groups: under a released total never exactly one withheld part, and the withheld parts "
+        "together hold none or at least the threshold.",
+        "- Secundair, tussen jaren (jongvolwassenen): waar de personen van een jaar een deelverzameling zijn van "
+        "die van een ander jaar en het verschil kleiner is dan de drempel, wordt het kleinste aantal onderdrukt / "
+        "secondary, between years (young adults): where one year's persons are a subset of another year's and the "
+        "difference is below the threshold, the smaller count is withheld.",
         f"- Afronding van aantallen / rounding of counts: {th.round_counts_to or 'geen / none'}.",
+        "- De audit (`reports/audit.md`) controleert alle bestanden in `reports/` en `figures/` onafhankelijk "
+        "opnieuw / the audit (`reports/audit.md`) re-checks every file in `reports/` and `figures/` independently.",
         "",
-        "## Bestanden / files",
+        "## Tabellen / tables",
         "",
         *[f"- `{f}`" for f in files],
         "",
-        "## Samenvatting per tabel / summary per table",
+        "## Figuren / figures",
         "",
-        "| tabel / table | cellen / cells | vrijgegeven / released | onderdrukt / withheld |",
-        "|---|---:|---:|---:|",
     ]
-    for table, g in df.groupby("table", sort=True):
-        lines.append(f"| {table} | {len(g)} | {int(g['released'].sum())} | {int((~g['released']).sum())} |")
+    if figures:
+        for fig, src in sorted(figures.items()):
+            lines.append(f"- `{fig}`: gemaakt uit / built from " + ", ".join(f"`{x}`" for x in src))
+    else:
+        lines.append("- geen / none")
+    lines += [
+        "",
+        "## Onderdrukking per tabel / suppression per table",
+        "",
+        "| tabel / table | rijen / rows | cellen / cells | vrijgegeven / released | primair / primary "
+        "| secundair / secondary |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in summary.itertuples(index=False):
+        lines.append(f"| {r.table} | {r.rows} | {r.cells} | {r.released} | {r.withheld_primary} | "
+                     f"{r.withheld_secondary} |")
+    lines += ["", "## Gepubliceerde gebieden / areas released", "",
+              "| niveau / level | gebieden / areas | met kinderen / with children | n_children vrijgegeven / released "
+              "| outflow vrijgegeven / released |", "|---|---:|---:|---:|---:|"]
+    for lvl, a in areas.items():
+        def share(k: str) -> str:
+            base = a["areas_with_children"]
+            return f"{a[k]} ({a[k] / base:.0%})" if base else str(a[k])
+        lines.append(f"| {lvl} | {a['areas']} | {a['areas_with_children']} | {share('released_n_children')} | "
+                     f"{share('released_outflow')} |")
+    held = cells[~cells["released"]]
     lines += ["", "## Redenen van onderdrukking / reasons for suppression", "",
-              "| reden / reason | cellen / cells |", "|---|---:|"]
-    held = df[~df["released"]]
-    for reason, n in held["reason"].value_counts().items():
-        lines.append(f"| {reason} | {n} |")
-    lines += ["", "Elke cel, met regel en onafgeronde n, staat in `output_check.json` / every cell, with its "
-              "rule and unrounded n, is listed in `output_check.json`.", ""]
+              "| reden / reason | soort / kind | cellen / cells |", "|---|---|---:|"]
+    for (reason, kind), n in held.groupby(["reason", "suppression"]).size().sort_values(ascending=False).items():
+        lines.append(f"| {reason} | {kind} | {n} |")
+    lines += ["", "Elke cel staat in `output_check.json`: vrijgegeven cellen met regel, waarde en onafgeronde n, "
+              "onderdrukte cellen met de reden (hun n wordt juist beschermd) / every cell is listed in "
+              "`output_check.json`: released cells with rule, value and unrounded n, withheld cells with the reason "
+              "(their n is what is protected)."
+              + (" Bij afronding staat de onafgeronde n alleen in het interne bestand / with rounding the unrounded n "
+                 "is only in the internal file." if th.round_counts_to else ""), ""]
     return "\n".join(lines)
 
 
@@ -319,19 +441,22 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--min-df", type=int, default=10)
     ap.add_argument("--round-counts-to", type=int, default=0)
     ap.add_argument("--synthetic", action="store_true")
+    ap.add_argument("--figures", default="{}", help="JSON: released figure -> the files it is built from")
     ap.add_argument("--tables-dir", required=True)
     ap.add_argument("--check-json", required=True)
     ap.add_argument("--check-md", required=True)
+    ap.add_argument("--check-internal", required=True, help="Parquet: every cell with its unrounded n (stays inside)")
     a = ap.parse_args(argv)
     io.setup_logging("export")
     th = Thresholds(a.min_n, a.min_events, a.min_df, a.round_counts_to or None)
     import geopandas as gpd
     areas = pd.DataFrame(gpd.read_parquet(a.areas).drop(columns="geometry"))
     measures = {lvl: io.read_parquet(f"{a.measures_dir}/measures_{lvl}.parquet") for lvl in LEVELS}
-    trans, entries = export_transmission(measures, areas, region_name=a.region_name, th=th)
+    trans, cells, released_areas = export_transmission(measures, areas, region_name=a.region_name, th=th)
     ya = {lvl: io.read_parquet(f"{a.young_adults_dir}/young_adults_{lvl}.parquet") for lvl in ("gemeente", "wijk", "region")}
-    ya_tables, ya_entries = export_young_adults(ya, areas, region_name=a.region_name, th=th)
-    entries += ya_entries
+    flags = io.read_parquet(f"{a.young_adults_dir}/young_adults_persons.parquet")
+    ya_tables, ya_cells = export_young_adults(ya, areas, region_name=a.region_name, th=th, flags=flags)
+    cells = pd.concat([cells, ya_cells], ignore_index=True)
     files = []
     out = Path(a.tables_dir)
     for lvl, t in trans.items():
@@ -343,9 +468,19 @@ def main(argv: list[str]) -> int:
     att = pd.concat([pd.read_csv(f) for f in a.attrition], ignore_index=True)
     io.write_csv(released_attrition(att, th), out / "attrition.csv")
     files.append("tables/attrition.csv")
-    io.write_json({"generated": dt.datetime.now().isoformat(timespec="seconds"), "synthetic": a.synthetic,
-                   "thresholds": th.__dict__, "files": files, "cells": entries}, a.check_json)
-    io.write_text(output_check_markdown(entries, th=th, files=files, synthetic=a.synthetic), a.check_md)
-    n_rel = sum(e["released"] for e in entries)
-    io.log.info("output check: %d cells, %d released, %d withheld", len(entries), n_rel, len(entries) - n_rel)
+    figures = json.loads(a.figures)
+    summary = suppression_summary(cells)
+    head = {"generated": dt.datetime.now().isoformat(timespec="seconds"), "synthetic": a.synthetic,
+            "thresholds": th.__dict__, "files": files, "figures": figures,
+            "suppression": summary.to_dict("records"),
+            "areas_released": {lvl: released_areas[lvl] for lvl in ("buurt", "wijk", "gemeente")}}
+    io.write_json({**head, "cells": check_records(cells, rounded=bool(th.round_counts_to))}, a.check_json,
+                  indent=None)
+    io.write_parquet(cells.astype({"value": "float64", "unrounded_n": "int64"}), a.check_internal)
+    io.write_text(output_check_markdown(cells, th=th, files=files, figures=figures,
+                                        areas=head["areas_released"], synthetic=a.synthetic), a.check_md)
+    n_rel = int(cells["released"].sum())
+    io.log.info("output check: %d cells, %d released, %d withheld (%d primary, %d secondary)", len(cells), n_rel,
+                len(cells) - n_rel, int((cells["suppression"] == "primary").sum()),
+                int((cells["suppression"] == "secondary").sum()))
     return 0

@@ -264,9 +264,9 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     _atomic(Path(path), lambda p: df.to_csv(p, index=False, lineterminator="\n"))
 
 
-def write_json(obj, path: str | Path) -> None:
+def write_json(obj, path: str | Path, *, indent: int | None = 2) -> None:
     def w(p: Path) -> None:
-        p.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n",
+        p.write_text(json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default) + "\n",
                      encoding="utf-8")
     _atomic(Path(path), w)
 

@@ -67,10 +67,10 @@ def young_adults_year(people: pd.DataFrame, spells: pd.DataFrame, areas: pd.Data
                "mother_valid", "mother_poor"]]
 
 
-def aggregate(flags: pd.DataFrame, *, region_name: str) -> dict[str, pd.DataFrame]:
-    """Counts and shares (Wilson intervals) per year and area, for gemeente, wijk and region."""
-    f = flags.assign(region=region_name)
-    ind = pd.DataFrame({
+def indicators(flags: pd.DataFrame) -> pd.DataFrame:
+    """Per person-year row of ``flags``, 0/1 for each of :data:`COUNTS` (whom each count counts)."""
+    f = flags
+    return pd.DataFrame({
         "n_young_adults": 1, "n_poor": f["poor"], "n_lt_poor": f["lt_poor"], "n_away": f["away"],
         "n_away_father": f["away"] & f["father_valid"], "n_away_father_poor": f["away"] & f["father_valid"] & f["father_poor"],
         "n_away_mother": f["away"] & f["mother_valid"], "n_away_mother_poor": f["away"] & f["mother_valid"] & f["mother_poor"],
@@ -79,7 +79,13 @@ def aggregate(flags: pd.DataFrame, *, region_name: str) -> dict[str, pd.DataFram
         "n_poor_away_father_poor": f["poor"] & f["away"] & f["father_valid"] & f["father_poor"],
         "n_poor_away_mother": f["poor"] & f["away"] & f["mother_valid"],
         "n_poor_away_mother_poor": f["poor"] & f["away"] & f["mother_valid"] & f["mother_poor"],
-    }).astype("int64")
+    }, index=f.index).astype("int64")[COUNTS]
+
+
+def aggregate(flags: pd.DataFrame, *, region_name: str) -> dict[str, pd.DataFrame]:
+    """Counts and shares (Wilson intervals) per year and area, for gemeente, wijk and region."""
+    f = flags.assign(region=region_name)
+    ind = indicators(f)
     out = {}
     for level in ("gemeente", "wijk", "region"):
         t = ind.groupby([f["year"], f[level]]).sum()

@@ -104,3 +104,62 @@ def test_rounding_counts_and_rates():
     out = apply(t, reasons, th=Thresholds(round_counts_to=5))
     assert out.loc["X", "n_children"] == 50 and out.loc["X", "n_parents_poor"] == 35
     assert out.loc["X", "outflow"] == 0.57
+
+
+# ----------------------------------------------------------------------------- cells across tables, sums, years
+
+def lt_row(a, b, c, d, la, lb, lc, ld):
+    r = row(a, b, c, d)
+    r["n_parents_poor_lt"], r["n_child_poor_lt"], r["n_both_poor_lt"] = la + lb, la + lc, la
+    return r
+
+
+def test_poor_minus_long_term_poor_is_a_cell_too():
+    # 40 children with poor parents, 36 of them long-term: "poor, not long-term" holds 4.
+    dec = release_poverty_row(lt_row(20, 20, 30, 80, 18, 18, 0, 114), TH)
+    assert dec["n_parents_poor"] is None
+    assert dec["n_parents_poor_lt"] == "secondary: would reveal a small cell by subtraction"
+    # far apart: both released
+    dec = release_poverty_row(lt_row(20, 20, 30, 80, 10, 10, 0, 130), TH)
+    assert dec["n_parents_poor"] is None and dec["n_parents_poor_lt"] is None
+
+
+def test_withheld_parts_together_must_reach_the_threshold():
+    # Two small buurten (4 and 5 children) are withheld; the wijk minus the others would give 9.
+    tables, anc = _levels([(10, 10, 10, 20), (10, 10, 10, 30), (1, 1, 1, 1), (1, 1, 1, 2)])
+    dec = decide(tables, ancestors=anc, th=TH)
+    held = dec["buurt"]["n_children"].notna()
+    assert held["BU00010102"] and held["BU00010103"]
+    assert held["BU00010100"] and dec["buurt"].loc["BU00010100", "n_children"].startswith("secondary")
+    assert dec["wijk"].loc["WK000101", "n_children"] is None
+
+
+def test_rank_measures_follow_a_withheld_population():
+    tables, anc = _levels([(10, 10, 10, 20), (10, 10, 10, 30), (1, 1, 1, 2)])
+    tables["buurt"]["abs_mobility_p25"] = 0.4
+    tables["buurt"]["_abs_mobility_p25_n"] = tables["buurt"]["n_children"]
+    dec = decide(tables, ancestors=anc, th=TH)
+    assert dec["buurt"].loc["BU00010100", "abs_mobility_p25"] == "secondary: n_children withheld"
+    assert dec["buurt"].loc["BU00010101", "abs_mobility_p25"] is None
+
+
+def test_years_whose_persons_are_nested_and_differ_by_few_are_caught():
+    from pipeline.disclosure import isolated_by_years
+    members = pd.DataFrame({"person": list(range(14)) + list(range(17)) + list(range(5, 25)),
+                            "area": ["W"] * 31 + ["W"] * 20, "year": [2015] * 14 + [2016] * 17 + [2017] * 20,
+                            "count": "n_young_adults"})
+    released = pd.DataFrame({"area": "W", "year": [2015, 2016, 2017], "count": "n_young_adults", "n": [14, 17, 20]})
+    hits = isolated_by_years(members, released, threshold=10)
+    # 2015 is inside 2016 (3 newcomers); 2016 and 2017 differ on both sides, as do 2015 and 2017.
+    assert hits[["area", "year", "count", "other_year"]].values.tolist() == [["W", 2015, "n_young_adults", 2016]]
+
+
+def test_young_adults_poor_minus_poor_away_is_a_cell():
+    from pipeline.disclosure import release_young_adult_row
+    from pipeline.young_adults import COUNTS
+    r = pd.Series(0, index=COUNTS, dtype="int64")
+    r["n_young_adults"], r["n_poor"], r["n_away"], r["n_poor_away"] = 100, 30, 60, 25
+    dec = release_young_adult_row(r, TH)
+    assert dec["share_poor"] is None and dec["share_away"] is None
+    # 30 poor, 25 of them away: 5 poor young adults live with a parent.
+    assert dec["n_poor_away"] == "secondary: would reveal a small cell by subtraction"

@@ -301,7 +301,8 @@ def test_no_exported_cell_breaks_the_rules(run):
         assert not any("RIN" in c.upper() for c in t.columns)
     assert (released["region"]["group"] == "totaal").sum() == 1
     check = json.loads((run / "reports/output_check.json").read_text())
-    assert check["cells"] and all("unrounded_n" in c for c in check["cells"])
+    assert check["cells"] and all(("unrounded_n" in c) == c["released"] for c in check["cells"])
+    assert all("reason" in c for c in check["cells"] if not c["released"])
 
 
 def test_every_area_of_the_geography_has_a_row(run):
