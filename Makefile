@@ -10,7 +10,7 @@ VENV_RA  ?= .venv-ra
 PY_RA    := $(VENV_RA)/bin/python
 STAMP_RA := $(VENV_RA)/.installed-stamp
 
-.PHONY: install demo test test-ra clean-outputs dag system-deps
+.PHONY: install demo export test test-ra clean-outputs dag system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,5 +72,5 @@ dag: $(STAMP)
 	$(PY) -m snakemake --dag | dot -Tpng > dag.png
 
 clean-outputs:
-	rm -rf data/processed/* reports/* figures/* logs benchmarks .snakemake
+	rm -rf data/processed/* reports/* figures/* export logs benchmarks .snakemake
 	touch data/processed/.gitkeep figures/.gitkeep reports/.gitkeep

@@ -459,3 +459,52 @@ def figure_sources():
     """For the output check: each released figure (or page) and the released tables it shows."""
     out = {f: sorted(x for x in srcs if _released(x)) for f, srcs in provenance_map().items()}
     return json.dumps(out, sort_keys=True)
+
+
+rule audit:
+    input:
+        released=released_files,
+        measures=expand(f"{P}/measures/measures_{{level}}.parquet", level=LEVELS),
+        young_adults=expand(f"{P}/young_adults/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
+        persons=f"{P}/young_adults/young_adults_persons.parquet",
+        statuses=f"{P}/status/statuses.parquet",
+        attrition=attrition_files,
+        public=PUBLIC_INPUTS,
+        code=src("audit"),
+    output:
+        json=AUDIT[0],
+        md=AUDIT[1],
+    params:
+        d=config["disclosure"],
+        rounding=config["disclosure"]["round_counts_to"] or 0,
+        region_name=REGION_NAME,
+        provenance=provenance,
+        code_dir=os.path.join(workflow.basedir, "pipeline"),
+    log:
+        "logs/audit.log",
+    benchmark:
+        "benchmarks/audit.tsv"
+    shell:
+        "{PY:q} -m pipeline audit --measures-dir {P}/measures --young-adults-dir {P}/young_adults"
+        " --statuses {input.statuses:q} --attrition {input.attrition:q} --region-name {params.region_name:q}"
+        " --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
+        " --round-counts-to {params.rounding} --provenance {params.provenance:q} --public {input.public:q}"
+        " --code-dir {params.code_dir:q} --out-json {output.json:q} --out-md {output.md:q} 2> {log:q}"
+
+
+rule bundle:
+    input:
+        audit=AUDIT,
+        released=released_files,
+        code=src("bundle"),
+    output:
+        BUNDLE,
+    log:
+        "logs/bundle.log",
+    benchmark:
+        "benchmarks/bundle.tsv"
+    shell:
+        "{PY:q} -m pipeline bundle --audit {input.audit:q} --out {output:q} 2> {log:q}"
+
+
+EXTRA_TARGETS += AUDIT + [BUNDLE]

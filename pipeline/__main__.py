@@ -19,6 +19,8 @@ STEPS = {
     "young_adults": "pipeline.young_adults",
     "export": "pipeline.export",
     "maps": "pipeline.maps",
+    "audit": "pipeline.audit",
+    "bundle": "pipeline.bundle",
     "geography": "pipeline.geography",
     "validate_config": "pipeline.config",
 }

@@ -275,6 +275,10 @@ def write_text(text: str, path: str | Path) -> None:
     _atomic(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def write_bytes(data: bytes, path: str | Path) -> None:
+    _atomic(Path(path), lambda p: p.write_bytes(data))
+
+
 def _json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)

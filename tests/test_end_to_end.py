@@ -352,3 +352,104 @@ def test_second_run_has_nothing_to_do(run):
     res = snakemake(run, "--dry-run")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Nothing to be done" in res.stdout + res.stderr, (res.stdout + res.stderr)[-3000:]
+
+
+# ----------------------------------------------------------------------------- disclosure: audit and attack
+
+def _differencing_attack(released, inner, *, parent_keys, counts, population):
+    """Subtract every released part from its released total, for every count and every partition
+    (``parent_keys(key)`` gives (partition, total) pairs); return what it recovers: (total, count,
+    withheld parts, remainder) wherever the remainder pins down withheld
+    cells (exactly one withheld part) or gives a small sum. Written from scratch: it knows only
+    the released tables, and which parts hold anybody (taken from the internal tables, as an
+    attacker who knows empty areas would)."""
+    recovered, tried, with_held = [], 0, 0
+    for count in counts:
+        parts = {}
+        for key in inner.index.union(released.index):
+            for partition, total in parent_keys(key):
+                parts.setdefault((partition, total), []).append(key)
+        for (_, total), keys in parts.items():
+            if total not in released.index or pd.isna(released.at[total, count]):
+                continue
+            keys = [k for k in keys if inner[population].get(k, 0) > 0]
+            shown = [k for k in keys if k in released.index and pd.notna(released.at[k, count])]
+            held = [k for k in keys if k not in shown]
+            rest = released.at[total, count] - sum(released.at[k, count] for k in shown)
+            tried += 1
+            with_held += bool(held)
+            if len(held) == 1 or (held and rest < T):
+                recovered.append((total, count, held, rest))
+            assert held or rest == 0, (total, count)
+    return recovered, tried, with_held
+
+
+def test_differencing_attack_recovers_no_withheld_cell(run):
+    up = {"buurt": ("wijk", "gemeente", "region"), "wijk": ("gemeente", "region"), "gemeente": ("region",)}
+
+    def parents(code):
+        return {"wijk": "WK" + code[2:8], "gemeente": "GM" + code[2:6], "region": "Veenkoloniën"}
+
+    counts = ["n_children", "n_parents_poor", "n_child_poor", "n_both_poor",
+              "n_parents_poor_lt", "n_child_poor_lt", "n_both_poor_lt"]
+    rel = pd.concat([released_table(run, lvl) for lvl in LEVELS])
+    inner = pd.concat([internal_table(run, lvl) for lvl in LEVELS])
+    level_of = {k: lvl for lvl in LEVELS for k in internal_table(run, lvl).index}
+    level_of.update({k: lvl for lvl in LEVELS for k in released_table(run, lvl).index})
+
+    def parent_keys(key):
+        code, _, group = key.partition("|")
+        lvl = level_of[key]
+        suffix = "|" + group if group else ""
+        out = [(f"{lvl} in {u}", parents(code)[u] + suffix) for u in up.get(lvl, ())]
+        return out + ([("groups", code)] if group else [])  # a breakdown's groups partition the area's total
+
+    # Group rows of different breakdowns share the total, so attack each breakdown on its own.
+    found, tried, with_held = [], 0, 0
+    for breakdown in [None, "geslacht", "huishouden", "herkomst"]:
+        keep = [k for k in inner.index.union(rel.index)
+                if "|" not in k or k.split("|")[1].split("=")[0] == breakdown]
+        r, t, w = _differencing_attack(rel.loc[rel.index.intersection(keep)], inner.loc[inner.index.intersection(keep)],
+                                       parent_keys=parent_keys, counts=counts, population="n_children")
+        found, tried, with_held = found + r, tried + t, with_held + w
+    assert tried > 1000 and with_held > 100, (tried, with_held)   # the attack had something to work on
+    assert not found, found[:10]
+
+    # Young adults: wijk within gemeente within the region, per year.
+    ya_rel = pd.concat([pd.read_csv(run / f"reports/tables/young_adults_{lvl}.csv", dtype={"area_code": str})
+                        for lvl in ("wijk", "gemeente", "region")])
+    ya_rel.index = ya_rel["year"].astype(str) + "|" + ya_rel["area_code"]
+    ya_in = pd.concat([pd.read_parquet(run / f"data/processed/young_adults/young_adults_{lvl}.parquet")
+                       for lvl in ("wijk", "gemeente", "region")])
+    ya_in.index = ya_in["year"].astype(str) + "|" + ya_in["area_code"]
+
+    def ya_parents(key):
+        year, code = key.split("|")
+        if code.startswith("WK"):
+            return [("wijk in gemeente", f"{year}|GM{code[2:6]}"), ("wijk in region", f"{year}|Veenkoloniën")]
+        return [("gemeente in region", f"{year}|Veenkoloniën")] if code.startswith("GM") else []
+
+    ya_counts = [c for c in ya_rel.columns if c.startswith("n_")]
+    found, tried, with_held = _differencing_attack(ya_rel, ya_in, parent_keys=ya_parents, counts=ya_counts,
+                                                   population="n_young_adults")
+    assert tried > 1000 and with_held > 100, (tried, with_held)
+    assert not found, found[:10]
+
+
+def test_audit_passes_and_bundle_holds_exactly_what_may_leave(run):
+    import zipfile
+
+    report = json.loads((run / "reports/audit.json").read_text(encoding="utf-8"))
+    assert report["passed"]
+    audited = {e["path"] for e in report["files"]}
+    on_disk = {str(p.relative_to(run)) for d in ("reports", "figures") for p in (run / d).rglob("*")
+               if p.is_file() and not p.name.startswith(".")}
+    assert on_disk - audited == {"reports/audit.json", "reports/audit.md"}
+    figures = [e for e in report["files"] if e["path"].startswith("figures/")]
+    assert figures and all(s["as"] in ("audited", "public", "code") for e in figures for s in e["built_from"])
+    names = zipfile.ZipFile(run / "export/veenkolonien_export.zip").namelist()
+    assert set(names) == on_disk
+    assert not [n for n in names if not n.startswith(("reports/", "figures/"))]
+    check = json.loads((run / "reports/output_check.json").read_text(encoding="utf-8"))
+    assert not [c for c in check["cells"] if not c["released"] and ("unrounded_n" in c or "value" in c)]
+    assert {"buurt", "wijk"} <= set(check["areas_released"])
