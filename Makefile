@@ -27,7 +27,10 @@ demo: $(STAMP)
 	@echo "  tables:        reports/tables/transmission_{buurt,wijk,gemeente,region}.csv"
 	@echo "                 reports/tables/young_adults_{gemeente,wijk,region}.csv, reports/tables/attrition.csv"
 	@echo "  output check:  reports/output_check.md (and .json)"
-	@echo "  maps:          figures/outflow_{buurt,wijk,gemeente}.png/.pdf, figures/outflow_kaart.html"
+	@echo "  maps:          figures/{measure}_{buurt,wijk,gemeente}.png/.pdf, figures/kaart.html (offline)"
+	@echo "  hotspots:      reports/tables/hotspots_{buurt,wijk,summary}.csv, figures/hotspots_*.png"
+	@echo "  fact sheets:   reports/factsheets/feitenblad_{GMxxxx,regio}.html/.pdf"
+	@echo "  report:        $(PY) -m snakemake --report report.html"
 	@echo "  timings:       benchmarks/*.tsv; logs: logs/*.log"
 
 # Debian packages some tests need: Chromium for the headless-browser test of the offline map,

@@ -453,3 +453,37 @@ def test_audit_passes_and_bundle_holds_exactly_what_may_leave(run):
     check = json.loads((run / "reports/output_check.json").read_text(encoding="utf-8"))
     assert not [c for c in check["cells"] if not c["released"] and ("unrounded_n" in c or "value" in c)]
     assert {"buurt", "wijk"} <= set(check["areas_released"])
+
+
+def test_maps_hotspots_and_fact_sheets_from_released_values_only(run):
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())["maps"]
+    for measure in cfg["measures"]:
+        for lvl in ("buurt", "wijk", "gemeente"):
+            assert (run / f"figures/{measure}_{lvl}.png").stat().st_size > 10_000
+    assert (run / "figures/kaart.html").stat().st_size > 10_000
+    summary = pd.read_csv(run / "reports/tables/hotspots_summary.csv")
+    assert len(summary) == 4 and set(summary["status"].str[:8]) <= {"getoetst", "niet get"}
+    for lvl in ("buurt", "wijk"):
+        hot = pd.read_csv(run / f"reports/tables/hotspots_{lvl}.csv", dtype={"area_code": str})
+        assert not [c for c in hot.columns if c.startswith("n_")]
+        released = released_table(run, lvl)
+        for measure, part in hot.groupby("measure"):
+            values = released.loc[part["area_code"], measure].to_numpy(dtype=float)
+            assert np.allclose(part["value"].to_numpy(dtype=float), values), measure
+    for name in REGION + ["regio"]:
+        page = (run / f"reports/factsheets/feitenblad_{name}.html").read_text(encoding="utf-8")
+        assert "Kerncijfers" in page and "SYNTHETISCHE DATA" in page
+        assert (run / f"reports/factsheets/feitenblad_{name}.pdf").read_bytes()[:5] == b"%PDF-"
+    score = json.loads((run / "data/processed/hotspots/truth_check.json").read_text())
+    assert {s["measure"] for s in score} == {"outflow", "abs_mobility_p25"}
+
+
+def test_snakemake_report_collects_maps_tables_and_fact_sheets(run, tmp_path):
+    res = snakemake(run, "--report", str(tmp_path / "report.html"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    text = (tmp_path / "report.html").read_text(encoding="utf-8", errors="replace")
+    for name in ("kaart.html", "hotspots_summary.csv", "feitenblad_regio.pdf",
+                 "outflow_eb_buurt.png"):
+        assert name in text, name
