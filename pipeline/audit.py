@@ -352,10 +352,16 @@ def audit_table(released: pd.DataFrame, internal: pd.DataFrame, *, file: str, ce
             out.append(Finding(file, where(i, c), "released count differs from the internal count",
                                f"{_fmt(rel.at[i, c])} vs {_fmt(inner.at[i, c])}"))
     if lim.round_counts_to:
+        # An exact rate next to a rounded count gives the count back: rates go to two decimals
+        # (rank measures keep their precision), reliabilities aside.
         for c in stat_cols:
             v = rel[c][shown[c]]
+            base = next((c[: -len(s)] for s in DERIVED if c.endswith(s)), c)
             if c.startswith("n_") and ((v % lim.round_counts_to) != 0).any():
                 out.append(Finding(file, f"column {c}", f"count not rounded to {lim.round_counts_to}"))
+            is_rate = len(cells.reveals.get(base, ())) >= 2 or f"_{base}_k" in inner.columns
+            if is_rate and not c.endswith("_reliability") and ((v * 100 - (v * 100).round()).abs() > 1e-6).any():
+                out.append(Finding(file, f"column {c}", "rate not rounded to two decimals next to rounded counts"))
     # Within a row: no combination of cells under the threshold recoverable by subtraction.
     model_stats = [c for c in stat_cols if c in cells.reveals and all(q in inner.columns for q in cells.reveals[c])]
     counts_in_model = [c for c in cells.counts if c.startswith("n_") and c in inner.columns]

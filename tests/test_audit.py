@@ -257,11 +257,12 @@ def test_output_check_may_not_carry_the_n_of_a_withheld_cell(tmp_path):
     assert any(f.file == "reports/output_check.json" and f.rule == "withheld cell carries a value or n" for f in found)
 
 
-def test_rounded_counts_must_be_rounded(tmp_path):
+def test_rounded_counts_must_be_rounded_and_rates_too(tmp_path):
     internal = hierarchy(BIG)
-    write_tree(tmp_path, internal, ["n_children"])
+    write_tree(tmp_path, internal, ["n_children", "outflow"])
     found = run_audit(tmp_path, internal, lim=Limits(10, 10, 10, 5)).findings
     assert any(f.rule == "released count differs from the internal count" for f in found)
+    assert any(f.rule == "rate not rounded to two decimals next to rounded counts" for f in found)
 
 
 def test_attrition_counts_rounded_and_small_ones_empty(tmp_path):
