@@ -388,6 +388,104 @@ rule maps:
         " {params.synthetic} 2> {log:q}"
 
 
+# ----------------------------------------------------------------------------- hotspots and fact sheets
+# Both read only the released tables (reports/tables) and the area geometries.
+
+rule hotspots:
+    input:
+        tables=expand(f"{T}/transmission_{{level}}.csv", level=HOT_LEVELS),
+        check="reports/output_check.json",
+        areas=f"{P}/geography/areas.parquet",
+        code=[src("hotspots"), src("maps")],
+    output:
+        tables=[report(f"{T}/hotspots_{lv}.csv", caption="report/hotspots_tabel.rst", category="Hotspots",
+                       labels={"niveau": lv, "soort": "tabel"}) for lv in HOT_LEVELS],
+        summary=report(f"{T}/hotspots_summary.csv", caption="report/hotspots_samenvatting.rst",
+                       category="Hotspots", labels={"niveau": "alle", "soort": "samenvatting"}),
+        figures=[report(f"figures/hotspots_{lv}_{m}.png", caption="report/hotspots_kaart.rst", category="Hotspots",
+                        labels={"niveau": lv, "soort": f"kaart {m}"}) for lv, m, _ in HOT_ANALYSES]
+        + [f"figures/hotspots_{lv}_{m}.pdf" for lv, m, _ in HOT_ANALYSES],
+    params:
+        analyses=HOT["analyses"],
+        permutations=HOT["permutations"],
+        seed=HOT["seed"],
+        fdr=HOT["fdr"],
+        share=HOT["min_released_share"],
+        dpi=MAPS["dpi"],
+        synthetic="--synthetic" if SYN["enabled"] else "--no-synthetic",
+    log:
+        "logs/hotspots.log",
+    benchmark:
+        "benchmarks/hotspots.tsv"
+    shell:
+        "{PY:q} -m pipeline hotspots --areas {input.areas:q} --tables-dir {T} --analysis {params.analyses}"
+        " --permutations {params.permutations} --seed {params.seed} --fdr {params.fdr}"
+        " --min-released-share {params.share} --dpi {params.dpi} --tables-out {T} --figures-out figures"
+        " {params.synthetic} 2> {log:q}"
+
+
+if SYN["enabled"]:
+
+    rule hotspots_truth:
+        # Synthetic data only: the released hotspots against the planted clusters; stays inside.
+        input:
+            tables=rules.hotspots.output.tables,
+            summary=rules.hotspots.output.summary,
+            truth=SYN["out_dir"],
+            areas=f"{P}/geography/areas.parquet",
+            code=[src("hotspots_truth"), src("hotspots")],
+        output:
+            f"{P}/hotspots/truth_check.json",
+        log:
+            "logs/hotspots_truth.log",
+        benchmark:
+            "benchmarks/hotspots_truth.tsv"
+        shell:
+            "{PY:q} -m pipeline hotspots_truth --areas {input.areas:q} --tables-dir {T}"
+            " --truth-dir {input.truth:q}/truth --out {output:q} 2> {log:q}"
+
+    EXTRA_TARGETS += rules.hotspots_truth.output
+
+
+rule factsheets:
+    input:
+        tables=expand(f"{T}/transmission_{{level}}.csv", level=LEVELS),
+        young_adults=expand(f"{T}/young_adults_{{level}}.csv", level=["gemeente", "region"]),
+        check="reports/output_check.json",
+        areas=f"{P}/geography/areas.parquet",
+        code=[src("factsheet"), src("maps"), workflow.source_path("pipeline/templates/factsheet.html.j2")],
+    output:
+        html=[report(f"reports/factsheets/feitenblad_{g}.html", caption="report/feitenblad.rst",
+                     category="Feitenbladen", labels={"gebied": g, "formaat": "HTML"}) for g in SHEET_NAMES],
+        pdf=[report(f"reports/factsheets/feitenblad_{g}.pdf", caption="report/feitenblad.rst",
+                    category="Feitenbladen", labels={"gebied": g, "formaat": "PDF"}) for g in SHEET_NAMES],
+    params:
+        region=REGION,
+        region_name=REGION_NAME,
+        measure=SHEET["map_measure"],
+        level=SHEET["map_level"],
+        benchmarks=json.dumps(SHEET["benchmarks"], ensure_ascii=False),
+        cohort=config["cohort"]["birth_years"],
+        child_ages=config["windows"]["child_ages"],
+        young_ages=config["young_adults"]["ages"],
+        synthetic="--synthetic" if SYN["enabled"] else "--no-synthetic",
+    log:
+        "logs/factsheets.log",
+    benchmark:
+        "benchmarks/factsheets.tsv"
+    shell:
+        "{PY:q} -m pipeline factsheet --areas {input.areas:q} --tables-dir {T} --out-dir reports/factsheets"
+        " --region-name {params.region_name:q} --gemeenten {params.region} --map-measure {params.measure}"
+        " --map-level {params.level} --benchmarks {params.benchmarks:q}"
+        " --cohort {params.cohort[0]} {params.cohort[1]} --child-ages {params.child_ages[0]} {params.child_ages[1]}"
+        " --young-ages {params.young_ages[0]} {params.young_ages[1]} {params.synthetic} 2> {log:q}"
+
+
+EXTRA_TARGETS += rules.maps.output
+EXTRA_TARGETS += rules.hotspots.output
+EXTRA_TARGETS += rules.factsheets.output
+
+
 # ----------------------------------------------------------------------------- audit and export bundle
 # The audit runs last on every run: it needs every file the run releases. The bundle zips exactly
 # what the audit passed. Both come after all other rules, so EXTRA_TARGETS is complete when the
@@ -510,101 +608,3 @@ rule bundle:
 
 
 EXTRA_TARGETS += AUDIT + [BUNDLE]
-
-
-# ----------------------------------------------------------------------------- hotspots and fact sheets
-# Both read only the released tables (reports/tables) and the area geometries.
-
-rule hotspots:
-    input:
-        tables=expand(f"{T}/transmission_{{level}}.csv", level=HOT_LEVELS),
-        check="reports/output_check.json",
-        areas=f"{P}/geography/areas.parquet",
-        code=[src("hotspots"), src("maps")],
-    output:
-        tables=[report(f"{T}/hotspots_{lv}.csv", caption="report/hotspots_tabel.rst", category="Hotspots",
-                       labels={"niveau": lv, "soort": "tabel"}) for lv in HOT_LEVELS],
-        summary=report(f"{T}/hotspots_summary.csv", caption="report/hotspots_samenvatting.rst",
-                       category="Hotspots", labels={"niveau": "alle", "soort": "samenvatting"}),
-        figures=[report(f"figures/hotspots_{lv}_{m}.png", caption="report/hotspots_kaart.rst", category="Hotspots",
-                        labels={"niveau": lv, "soort": f"kaart {m}"}) for lv, m, _ in HOT_ANALYSES]
-        + [f"figures/hotspots_{lv}_{m}.pdf" for lv, m, _ in HOT_ANALYSES],
-    params:
-        analyses=HOT["analyses"],
-        permutations=HOT["permutations"],
-        seed=HOT["seed"],
-        fdr=HOT["fdr"],
-        share=HOT["min_released_share"],
-        dpi=MAPS["dpi"],
-        synthetic="--synthetic" if SYN["enabled"] else "--no-synthetic",
-    log:
-        "logs/hotspots.log",
-    benchmark:
-        "benchmarks/hotspots.tsv"
-    shell:
-        "{PY:q} -m pipeline hotspots --areas {input.areas:q} --tables-dir {T} --analysis {params.analyses}"
-        " --permutations {params.permutations} --seed {params.seed} --fdr {params.fdr}"
-        " --min-released-share {params.share} --dpi {params.dpi} --tables-out {T} --figures-out figures"
-        " {params.synthetic} 2> {log:q}"
-
-
-if SYN["enabled"]:
-
-    rule hotspots_truth:
-        # Synthetic data only: the released hotspots against the planted clusters; stays inside.
-        input:
-            tables=rules.hotspots.output.tables,
-            summary=rules.hotspots.output.summary,
-            truth=SYN["out_dir"],
-            areas=f"{P}/geography/areas.parquet",
-            code=[src("hotspots_truth"), src("hotspots")],
-        output:
-            f"{P}/hotspots/truth_check.json",
-        log:
-            "logs/hotspots_truth.log",
-        benchmark:
-            "benchmarks/hotspots_truth.tsv"
-        shell:
-            "{PY:q} -m pipeline hotspots_truth --areas {input.areas:q} --tables-dir {T}"
-            " --truth-dir {input.truth:q}/truth --out {output:q} 2> {log:q}"
-
-    EXTRA_TARGETS += rules.hotspots_truth.output
-
-
-rule factsheets:
-    input:
-        tables=expand(f"{T}/transmission_{{level}}.csv", level=LEVELS),
-        young_adults=expand(f"{T}/young_adults_{{level}}.csv", level=["gemeente", "region"]),
-        check="reports/output_check.json",
-        areas=f"{P}/geography/areas.parquet",
-        code=[src("factsheet"), src("maps"), workflow.source_path("pipeline/templates/factsheet.html.j2")],
-    output:
-        html=[report(f"reports/factsheets/feitenblad_{g}.html", caption="report/feitenblad.rst",
-                     category="Feitenbladen", labels={"gebied": g, "formaat": "HTML"}) for g in SHEET_NAMES],
-        pdf=[report(f"reports/factsheets/feitenblad_{g}.pdf", caption="report/feitenblad.rst",
-                    category="Feitenbladen", labels={"gebied": g, "formaat": "PDF"}) for g in SHEET_NAMES],
-    params:
-        region=REGION,
-        region_name=REGION_NAME,
-        measure=SHEET["map_measure"],
-        level=SHEET["map_level"],
-        benchmarks=json.dumps(SHEET["benchmarks"], ensure_ascii=False),
-        cohort=config["cohort"]["birth_years"],
-        child_ages=config["windows"]["child_ages"],
-        young_ages=config["young_adults"]["ages"],
-        synthetic="--synthetic" if SYN["enabled"] else "--no-synthetic",
-    log:
-        "logs/factsheets.log",
-    benchmark:
-        "benchmarks/factsheets.tsv"
-    shell:
-        "{PY:q} -m pipeline factsheet --areas {input.areas:q} --tables-dir {T} --out-dir reports/factsheets"
-        " --region-name {params.region_name:q} --gemeenten {params.region} --map-measure {params.measure}"
-        " --map-level {params.level} --benchmarks {params.benchmarks:q}"
-        " --cohort {params.cohort[0]} {params.cohort[1]} --child-ages {params.child_ages[0]} {params.child_ages[1]}"
-        " --young-ages {params.young_ages[0]} {params.young_ages[1]} {params.synthetic} 2> {log:q}"
-
-
-EXTRA_TARGETS += rules.maps.output
-EXTRA_TARGETS += rules.hotspots.output
-EXTRA_TARGETS += rules.factsheets.output
