@@ -397,6 +397,15 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
     return out
 
 
+def year_pairs(released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
+    """Pairs of released counts (same area and count, years ``year_s`` and ``year_t``) whose
+    difference ``n_t - n_s`` is 1 to ``threshold - 1``: the only ones a subset could make unsafe."""
+    r = released[["area", "year", "count", "n"]]
+    pairs = r.merge(r, on=["area", "count"], suffixes=("_s", "_t"))
+    diff = pairs["n_t"] - pairs["n_s"]
+    return pairs[(diff > 0) & (diff < threshold) & (pairs["year_s"] != pairs["year_t"])]
+
+
 def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
     """Released counts that the difference with the same count of another year would isolate.
 
@@ -409,18 +418,15 @@ def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshol
     leavers) and passes.
     """
     cols = ["area", "year", "count", "other_year"]
-    r = released[["area", "year", "count", "n"]]
-    pairs = r.merge(r, on=["area", "count"], suffixes=("_s", "_t"))
-    diff = pairs["n_t"] - pairs["n_s"]
-    pairs = pairs[(diff > 0) & (diff < threshold) & (pairs["year_s"] != pairs["year_t"])]
+    pairs = year_pairs(released, threshold=threshold)
     if pairs.empty:
         return pd.DataFrame(columns=cols)
     m = members.merge(pairs[["area", "count"]].drop_duplicates(), on=["area", "count"])
-    both = m.merge(m, on=["person", "area", "count"], suffixes=("_s", "_t"))
-    common = both.groupby(["area", "count", "year_s", "year_t"]).size().rename("common").reset_index()
-    pairs = pairs.merge(common, on=["area", "count", "year_s", "year_t"], how="left")
-    pairs["common"] = pairs["common"].fillna(0)
-    hit = pairs[pairs["common"] == pairs["n_s"]]
+    sets = {k: set(v) for k, v in m.groupby(["area", "count", "year"])["person"]}
+    empty: set = set()
+    subset = [sets.get((a, c, ys), empty) <= sets.get((a, c, yt), empty)
+              for a, c, ys, yt in zip(pairs["area"], pairs["count"], pairs["year_s"], pairs["year_t"])]
+    hit = pairs[np.array(subset, dtype=bool)]
     out = hit.rename(columns={"year_s": "year", "year_t": "other_year"})[cols]
     return out.drop_duplicates(["area", "year", "count"]).reset_index(drop=True)
 

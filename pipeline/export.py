@@ -197,18 +197,20 @@ def export_transmission(measures: dict[str, pd.DataFrame], areas: pd.DataFrame, 
 
 # --------------------------------------------------------------------------- young adults
 
-def year_members(flags: pd.DataFrame, *, level: str, region_name: str) -> pd.DataFrame:
-    """Who each young-adult count counts, per area of ``level`` and year (long: person, area, year,
-    count); record level, used only to check differences between years."""
-    from .young_adults import indicators
-    ind = indicators(flags)
-    area = (pd.Series(region_name, index=flags.index) if level == "region" else flags[level]).astype(object)
-    person = pd.Series(pd.factorize(flags["RINPERSOON"])[0], index=flags.index)
-    parts = []
-    for c in YA_COUNTS:
-        on = ind[c].to_numpy() == 1
-        parts.append(pd.DataFrame({"person": person.to_numpy()[on], "area": area.to_numpy()[on],
-                                   "year": flags["year"].to_numpy()[on], "count": c}))
+def year_members(flags: pd.DataFrame, ind: pd.DataFrame, *, level: str, region_name: str,
+                 wanted: pd.DataFrame) -> pd.DataFrame:
+    """Who each count counts per area of ``level`` and year (long: person, area, year, count), for
+    the (area, count) pairs in ``wanted`` only: record level, built only where a difference between
+    years needs checking. ``ind`` is :func:`pipeline.young_adults.indicators` of ``flags``."""
+    area = pd.Series(np.full(len(flags), region_name, dtype=object) if level == "region"
+                     else flags[level].to_numpy(dtype=object))
+    person = pd.factorize(flags["RINPERSOON"])[0]
+    year = flags["year"].to_numpy()
+    parts = [pd.DataFrame({"person": pd.Series(dtype="int64"), "area": pd.Series(dtype=object),
+                           "year": pd.Series(dtype="int64"), "count": pd.Series(dtype=object)})]
+    for c, where in wanted.groupby("count")["area"]:
+        on = area.isin(set(where)).to_numpy() & (ind[c].to_numpy() == 1)
+        parts.append(pd.DataFrame({"person": person[on], "area": area.to_numpy()[on], "year": year[on], "count": c}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -250,8 +252,9 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
             t = f.join(m, how="left")
             t[YA_COUNTS] = t[YA_COUNTS].fillna(0).astype("int64")
             internal[year][lvl] = t
-    members = ({lvl: year_members(flags, level=lvl, region_name=region_name) for lvl in levels}
-               if flags is not None else None)
+    if flags is not None:
+        from .young_adults import indicators
+        ind = indicators(flags)
     protect: dict[int, dict[str, dict[str, set[str]]]] = {y: {lvl: {} for lvl in levels} for y in years}
     while True:
         reasons = {}
@@ -261,15 +264,20 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
             reasons[year] = disclosure.decide(
                 internal[year], ancestors=ancestors, th=th, row_rule=disclosure.release_young_adult_row,
                 counts=tuple(YA_COUNTS), extra_rule=lambda row, th: {}, population="n_young_adults", protect=protect[year])
-        if members is None:
+        if flags is None:
             break
         new = 0
         for lvl in levels:
             rel = pd.concat([released_counts(internal[y][lvl], reasons[y][lvl], year=y) for y in years],
                             ignore_index=True)
             for need, which in ((th.min_n, ["n_young_adults"]), (th.min_events, [c for c in YA_COUNTS if c != "n_young_adults"])):
-                hits = disclosure.isolated_by_years(members[lvl][members[lvl]["count"].isin(which)],
-                                                    rel[rel["count"].isin(which)], threshold=need)
+                r = rel[rel["count"].isin(which)]
+                pairs = disclosure.year_pairs(r, threshold=need)
+                if pairs.empty:
+                    continue
+                members = year_members(flags, ind, level=lvl, region_name=region_name,
+                                       wanted=pairs[["area", "count"]].drop_duplicates())
+                hits = disclosure.isolated_by_years(members, r, threshold=need)
                 for h in hits.itertuples(index=False):
                     got = protect[int(h.year)][lvl].setdefault(h.area, set())
                     if h.count not in got:
