@@ -43,7 +43,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -419,18 +418,7 @@ def make_hotspot_map(
                                                  f"{plural if len(part) != 1 else level})", 32)))
     gm = areas[areas["level"] == "gemeente"]
     gm = gm[gm["gemeente_code"].isin(set(labelled["gemeente_code"]))]
-    if len(gm):
-        gm.boundary.plot(ax=ax, color="#1a1a1a", linewidth=1.4, zorder=5)
-        halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-        for name, point in zip(gm["area_name"], gm.geometry.representative_point()):
-            ax.text(point.x, point.y, str(name), ha="center", va="center", fontsize=9,
-                    fontweight="bold", color="#111111", zorder=6, path_effects=halo)
-    box_ratio = (map_box[2] * figsize[0]) / (map_box[3] * figsize[1])
-    xlim, ylim = maps._fit_limits(labelled.total_bounds, box_ratio)
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_aspect("equal")
-    maps._draw_scale_bar_and_arrow(ax, bounds=labelled.total_bounds, xlim=xlim, ylim=ylim)
+    maps.frame_map(ax, gemeenten=gm, bounds=labelled.total_bounds, map_box=map_box, figsize=figsize)
     lax.legend(handles=handles, loc="upper left", frameon=False, fontsize=9,
                title=f"Lokale Moran's I\nFDR {maps._number(summary['fdr'], 2)} "
                      f"(Benjamini-Hochberg)", title_fontsize=9.5, handlelength=2.2,

@@ -466,6 +466,24 @@ def _draw_scale_bar_and_arrow(ax, *, bounds: Sequence[float], xlim: tuple[float,
             fontweight="bold", zorder=7, path_effects=halo)
 
 
+def frame_map(ax, *, gemeenten: gpd.GeoDataFrame, bounds, map_box: tuple[float, float, float, float],
+              figsize: tuple[float, float]) -> None:
+    """Gemeente borders and names over the areas, limits fitted to the axes box, scale bar and
+    north arrow: the frame every static map of the project shares."""
+    if len(gemeenten):
+        gemeenten.boundary.plot(ax=ax, color="#1a1a1a", linewidth=1.4, zorder=5)
+        halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+        for name, point in zip(gemeenten["area_name"], gemeenten.geometry.representative_point()):
+            ax.text(point.x, point.y, str(name), ha="center", va="center", fontsize=9,
+                    fontweight="bold", color="#111111", zorder=6, path_effects=halo)
+    box_ratio = (map_box[2] * figsize[0]) / (map_box[3] * figsize[1])
+    xlim, ylim = _fit_limits(bounds, box_ratio)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    _draw_scale_bar_and_arrow(ax, bounds=bounds, xlim=xlim, ylim=ylim)
+
+
 def make_static_map(
     table: pd.DataFrame,
     areas: gpd.GeoDataFrame,
@@ -555,19 +573,7 @@ def make_static_map(
         unreliable.plot(ax=ax, facecolor="none", edgecolor=LOW_RELIABILITY_EDGE,
                         hatch=LOW_RELIABILITY_HATCH, linewidth=0.0)
         ax.collections[-1].set_gid("lage_betrouwbaarheid")
-    if len(gm):
-        gm.boundary.plot(ax=ax, color="#1a1a1a", linewidth=1.4, zorder=5)
-        halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-        for name, point in zip(gm["area_name"], gm.geometry.representative_point()):
-            ax.text(point.x, point.y, str(name), ha="center", va="center", fontsize=9,
-                    fontweight="bold", color="#111111", zorder=6, path_effects=halo)
-
-    box_ratio = (map_box[2] * figsize[0]) / (map_box[3] * figsize[1])
-    xlim, ylim = _fit_limits(gdf.total_bounds, box_ratio)
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_aspect("equal")
-    _draw_scale_bar_and_arrow(ax, bounds=gdf.total_bounds, xlim=xlim, ylim=ylim)
+    frame_map(ax, gemeenten=gm, bounds=gdf.total_bounds, map_box=map_box, figsize=figsize)
 
     unit = info.unit
     def count(n: int) -> str:
