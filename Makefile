@@ -10,7 +10,7 @@ VENV_RA  ?= .venv-ra
 PY_RA    := $(VENV_RA)/bin/python
 STAMP_RA := $(VENV_RA)/.installed-stamp
 
-.PHONY: install demo export test test-ra clean-outputs dag system-deps
+.PHONY: install demo export test test-ra bench clean-outputs dag system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,9 +71,16 @@ $(STAMP_RA): pyproject.toml requirements-ra.txt
 test-ra: $(STAMP_RA) system-deps
 	$(PY_RA) -m pytest -q --ignore=tests/test_slurm.py
 
+# The scale benchmark (issue #7): per size synthetic data, a cold run up to the exported tables on
+# $(CORES) cores, the read floor of the same run, a re-analysis; tables in $(BENCH_OUT). Not a test.
+SIZES     ?= 200000 2000000
+BENCH_OUT ?= benchmarks/results/$(shell date +%Y-%m-%d)
+bench: $(STAMP)
+	$(PY) -m benchmarks --persons $(SIZES) --cores $(CORES) --out $(BENCH_OUT) $(BENCHFLAGS)
+
 dag: $(STAMP)
 	$(PY) -m snakemake --dag | dot -Tpng > dag.png
 
 clean-outputs:
-	rm -rf data/processed/* reports/* figures/* export logs benchmarks .snakemake
+	rm -rf data/processed/* reports/* figures/* export logs benchmarks/*.tsv .snakemake
 	touch data/processed/.gitkeep figures/.gitkeep reports/.gitkeep
