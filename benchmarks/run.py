@@ -419,8 +419,8 @@ def write_size_report(s: dict, steps: pd.DataFrame, floor: pd.DataFrame, work: P
         f"{ok(s['ratio_cold_over_floor'] <= TARGET_RATIO)}); peak < {TARGET_PEAK_GB} GB: "
         f"{ok(c['peak_gb'] < TARGET_PEAK_GB)}",
         f"- CPU time of the cold run / CPU time of the floor: {s['ratio_cold_cpu_over_floor_cpu']:.2f} (less "
-        f"sensitive to contention than wall time; the jobs' own CPU time sums to {c['job_cpu_sum_s']:,.1f} s, "
-        "the rest is Snakemake itself)",
+        f"sensitive to contention than wall time; the jobs' `benchmark:` files sum to {c['job_cpu_sum_s']:,.1f} s, "
+        "the rest is Snakemake itself and the last half second of each job, which its sampling misses)",
         f"- re-analysis (windows.child_ages → {r['child_ages']}): {r['wall_s']:,.1f} s = "
         f"**{100 * r['share_of_cold']:.1f} %** of the cold run (goal ≤ {100 * TARGET_REANALYSIS:.0f} %: "
         f"{ok(r['share_of_cold'] <= TARGET_REANALYSIS)}); jobs rerun: {', '.join(r['jobs']) or 'none'}",
