@@ -235,10 +235,13 @@ def step_table(jobs: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
     Parquet should stay near 1)."""
     g = jobs.groupby("step").agg(jobs=("job", "size"), wall_s=("wall_s", "sum"), wall_s_max=("wall_s", "max"),
                                  cpu_s=("cpu_s", "sum"), max_rss_mb=("max_rss_mb", "max")).reset_index()
-    floor_of = {"ingest": floor.loc[floor["table"].isin(FIXED_TABLES), "floor_s"].sum(),
-                "ingest_year": floor.loc[floor["table"].isin(YEARLY_TABLES), "floor_s"].sum()}
-    g["floor_s"] = g["step"].map(floor_of)
+    fixed, yearly = floor["table"].isin(FIXED_TABLES), floor["table"].isin(YEARLY_TABLES)
+    g["floor_s"] = g["step"].map({"ingest": floor.loc[fixed, "floor_s"].sum(),
+                                  "ingest_year": floor.loc[yearly, "floor_s"].sum()})
     g["wall_over_floor"] = g["wall_s"] / g["floor_s"]
+    if "floor_cpu_s" in floor:
+        g["cpu_over_floor_cpu"] = g["cpu_s"] / g["step"].map({"ingest": floor.loc[fixed, "floor_cpu_s"].sum(),
+                                                              "ingest_year": floor.loc[yearly, "floor_cpu_s"].sum()})
     order = {s: i for i, s in enumerate(STEP_ORDER)}
     g = g.sort_values("step", key=lambda s: s.map(lambda x: order.get(x, len(order)))).reset_index(drop=True)
     total_wall = g["wall_s"].sum()
@@ -473,11 +476,27 @@ def write_scaling(out: Path) -> pd.DataFrame:
     return df
 
 
+def rewrite(out: Path) -> None:
+    """Render ``bench.md`` and ``steps.csv`` of every size in ``out`` again from the saved
+    measurements (``summary.json``, ``jobs_cold.csv``, ``floor_files.csv``), and the scaling."""
+    for work in sorted(p.parent for p in out.glob("p*/summary.json")):
+        floor = pd.read_csv(work / "floor_files.csv")
+        steps = step_table(pd.read_csv(work / "jobs_cold.csv"), floor)
+        summary = json.loads((work / "summary.json").read_text())
+        # results written before the CPU ratio was added
+        summary.setdefault("ratio_cold_cpu_over_floor_cpu", (summary["cold"]["cpu_s"] or math.nan)
+                           / summary["floor"]["cpu_s"])
+        write_size_report(summary, steps, floor, work)
+    write_scaling(out)
+
+
 # --------------------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    ap.add_argument("--persons", type=int, nargs="+", required=True, help="population sizes to measure")
+    ap.add_argument("--persons", type=int, nargs="+", help="population sizes to measure")
+    ap.add_argument("--rewrite", action="store_true",
+                    help="measure nothing: render the tables of every size already in --out again")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results") / dt.date.today().isoformat())
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--cores", type=int, default=2)
@@ -489,6 +508,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-data", action="store_true", help="keep the generated data and data/processed")
     a = ap.parse_args(argv)
     a.out = a.out.resolve()
+    if a.rewrite:
+        rewrite(a.out)
+        return 0
+    if not a.persons:
+        ap.error("--persons is required")
     a.out.mkdir(parents=True, exist_ok=True)
     for n in a.persons:
         s = bench_size(n, out=a.out, seed=a.seed, cores=a.cores, first_year=a.first_year, last_year=a.last_year,

@@ -37,12 +37,14 @@ def test_step_table_sums_jobs_and_sets_the_floor_of_the_ingest_steps():
                          "step": ["ingest", "ingest", "ingest_year", "household", "export"],
                          "wall_s": [2.0, 1.0, 3.0, 4.0, 10.0], "cpu_s": [1.5, 0.5, 2.0, 3.0, 9.0],
                          "max_rss_mb": [100.0, 200.0, 50.0, 80.0, 300.0]})
-    floor = pd.DataFrame({"table": ["persons", "areas", "income", "koppel"], "floor_s": [0.5, 0.25, 1.0, 0.5]})
+    floor = pd.DataFrame({"table": ["persons", "areas", "income", "koppel"], "floor_s": [0.5, 0.25, 1.0, 0.5],
+                          "floor_cpu_s": [0.5, 0.5, 1.0, 1.0]})
     t = run.step_table(jobs, floor).set_index("step")
     assert list(t.index) == ["ingest", "ingest_year", "household", "export"]
     assert t.loc["ingest", "jobs"] == 2 and t.loc["ingest", "wall_s"] == 3.0 and t.loc["ingest", "max_rss_mb"] == 200
     assert t.loc["ingest", "floor_s"] == 0.75 and t.loc["ingest", "wall_over_floor"] == 4.0
     assert t.loc["ingest_year", "floor_s"] == 1.5 and t.loc["ingest_year", "wall_over_floor"] == 2.0
+    assert t.loc["ingest", "cpu_over_floor_cpu"] == 2.0 and t.loc["ingest_year", "cpu_over_floor_cpu"] == 1.0
     assert pd.isna(t.loc["export", "floor_s"])
     assert t["share_of_job_wall_pct"].sum() == pytest.approx(100)
 
