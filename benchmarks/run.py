@@ -423,7 +423,8 @@ def write_size_report(s: dict, steps: pd.DataFrame, floor: pd.DataFrame, work: P
         f"{ok(c['peak_gb'] < TARGET_PEAK_GB)}",
         f"- CPU time of the cold run / CPU time of the floor: {s['ratio_cold_cpu_over_floor_cpu']:.2f} (less "
         f"sensitive to contention than wall time; the jobs' `benchmark:` files sum to {c['job_cpu_sum_s']:,.1f} s, "
-        "the rest is Snakemake itself and the last half second of each job, which its sampling misses)",
+        "the rest is Snakemake itself and what those files miss: they keep the CPU time seen at a job's last "
+        "sample, taken every 0.5 s for 30 s and every 30 s after)",
         f"- re-analysis (windows.child_ages → {r['child_ages']}): {r['wall_s']:,.1f} s = "
         f"**{100 * r['share_of_cold']:.1f} %** of the cold run (goal ≤ {100 * TARGET_REANALYSIS:.0f} %: "
         f"{ok(r['share_of_cold'] <= TARGET_REANALYSIS)}); jobs rerun: {', '.join(r['jobs']) or 'none'}",
@@ -433,8 +434,9 @@ def write_size_report(s: dict, steps: pd.DataFrame, floor: pd.DataFrame, work: P
         lines.append(f"- extras after the tables (maps, hotspots, fact sheets, audit, bundle): {e['wall_s']:,.1f} s "
                      f"wall, peak {e['peak_gb']:.2f} GB")
     lines += ["", "## Per step (Snakemake `benchmark:` files of the cold run)", "",
-              "Wall and CPU seconds summed over a step's jobs; jobs ran two at a time. `floor_s` is the "
-              "read floor of the files a step reads (ingest steps only).", "",
+              "Wall and CPU seconds summed over a step's jobs; jobs ran side by side. `floor_s` is the "
+              "read floor of the files a step reads (ingest steps only). CPU and RSS are sampled by Snakemake "
+              "(every 0.5 s, after 30 s every 30 s): lower bounds for long jobs.", "",
               _md_table(full.rename(columns={"share_of_job_wall_pct": "% of job wall"})),
               "## Read floor per file", "", _md_table(floor, "{:,.2f}")]
     (work / "bench.md").write_text("\n".join(lines) + "\n")
