@@ -334,7 +334,8 @@ def bench_size(persons: int, *, out: Path, seed: int, cores: int, first_year: in
                        "jobs": sorted(re_jobs["job"])},
         "extras": None if extra is None else {"wall_s": extra.wall_s, "cpu_s": extra.cpu_s,
                                               "peak_gb": extra.peak_rss_gb, "load_before": extra.load_before,
-                                              "load_after": extra.load_after},
+                                              "load_after": extra.load_after,
+                                              "jobs": extra_jobs.drop(columns="step").to_dict("records")},
         "machine": machine(),
     }
     write_size_report(summary, steps, floor, work)
@@ -432,7 +433,9 @@ def write_size_report(s: dict, steps: pd.DataFrame, floor: pd.DataFrame, work: P
     if s.get("extras"):
         e = s["extras"]
         lines.append(f"- extras after the tables (maps, hotspots, fact sheets, audit, bundle): {e['wall_s']:,.1f} s "
-                     f"wall, peak {e['peak_gb']:.2f} GB")
+                     f"wall, peak {e['peak_gb']:.2f} GB; per job (wall s, CPU s, max RSS MB): "
+                     + ", ".join(f"{j['job']} {j['wall_s']:.1f}/{j['cpu_s']:.1f}/{j['max_rss_mb']:.0f}"
+                                 for j in e.get("jobs", [])))
     lines += ["", "## Per step (Snakemake `benchmark:` files of the cold run)", "",
               "Wall and CPU seconds summed over a step's jobs; jobs ran side by side. `floor_s` is the "
               "read floor of the files a step reads (ingest steps only). CPU and RSS are sampled by Snakemake "
