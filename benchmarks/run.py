@@ -251,11 +251,11 @@ def step_table(jobs: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- one size
 
-def _write_config(path: Path, gen: Path, extra: dict | None = None) -> None:
+def _write_config(path: Path, gen: Path, *, target_year: int) -> None:
+    """The Remote Access recipe's config file: raw_root on the generated tree, synthetic off."""
+    boundaries = gen / "geo" / f"wijkenbuurten_{target_year}_synthetisch.gpkg"
     cfg = {"raw_root": (gen / "cbs").as_posix() + "/", "synthetic": {"enabled": False},
-           "geography": {"boundaries": (gen / "geo" / "wijkenbuurten_2023_synthetisch.gpkg").as_posix(),
-                         "target_year": 2023}}
-    cfg.update(extra or {})
+           "geography": {"boundaries": boundaries.as_posix(), "target_year": target_year}}
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
@@ -287,7 +287,7 @@ def bench_size(persons: int, *, out: Path, seed: int, cores: int, first_year: in
     floor.to_csv(work / "floor_files.csv", index=False)
 
     cfg = work / "bench.yaml"
-    _write_config(cfg, gen)
+    _write_config(cfg, gen, target_year=target_year)
     print(f"[{tag}] cold run", flush=True)
     cold = measure(snakemake_cmd(work, [cfg], cores=cores, targets=TABLE_TARGETS), log_path=work / "cold_run.log")
     jobs = collect_jobs(work / "benchmarks")
@@ -306,7 +306,7 @@ def bench_size(persons: int, *, out: Path, seed: int, cores: int, first_year: in
     print(f"[{tag}] re-analysis with child ages {reanalysis_child_ages}", flush=True)
     t_re = time.time()
     rerun = measure(snakemake_cmd(work, [cfg, re_cfg], cores=cores, targets=TABLE_TARGETS),
-                 log_path=work / "reanalysis_run.log")
+                    log_path=work / "reanalysis_run.log")
     re_jobs = collect_jobs(work / "benchmarks", since=t_re)
     re_jobs.to_csv(work / "jobs_reanalysis.csv", index=False)
 
