@@ -1199,6 +1199,10 @@ def assign_latent_status(p: Population, objs: Objects, spells: pd.DataFrame, *, 
 # Households per year (KOPPELPERSOONHUISHOUDEN, INHATAB)
 # ----------------------------------------------------------------------------------------------
 
+# Ages of the young-adult window of methodology §6, in which the planted status is to be measured.
+ADULT_WINDOW = (24, 27)
+
+
 def _income_line(year: int) -> float:
     if year in LOW_INCOME_LINE:
         return float(LOW_INCOME_LINE[year])
@@ -1298,6 +1302,10 @@ def household_years(p: Population, units: Units, *, first_year: int, last_year: 
         present = (p.present_from <= d) & (unit >= 0)
         child_at_home_unit[:] = False
         child_at_home_unit[p.c_person] = ~left
+        c_age = year - (p.birth_month[p.c_person] // 12 + 1970)
+        earner = ~left & ~p.c_poor & (c_age >= ADULT_WINDOW[0]) & (p.present_from[p.c_person] <= d)
+        earner_home = np.zeros(U, dtype=bool)
+        earner_home[off["fam"] + c_f[earner]] = True
         # who is the household's main breadwinner (RINPERSOONHKW)
         hkw = np.full(U, -1, dtype=np.int64)
         fam_idx = np.arange(units.n_f)
@@ -1336,8 +1344,15 @@ def household_years(p: Population, units: Units, *, first_year: int, last_year: 
         # ---- poverty and income rank
         yc = units.young_child[live]
         age_young = np.where(yc >= 0, year - (p.birth_month[p.c_person[np.maximum(yc, 0)]] // 12 + 1970), 99)
-        q = np.where(units.latent[live], 0.88, np.where(age_young < 24, 0.06, 0.02))
+        # In the adult window of methodology §6 (ages 24-27) a young adult's status is nearly fully
+        # persistent, so that the "at least half of the valid years" rule measures the planted status
+        # (with two or three valid years, one transient year would otherwise decide it).
+        in_window = (age_young >= ADULT_WINDOW[0]) & (age_young <= ADULT_WINDOW[1])
+        q = np.where(units.latent[live], np.where(in_window, 0.97, 0.88),
+                     np.where(age_young < 24, 0.06, np.where(in_window, 0.003, 0.02)))
         poor = (rng.random(n_live) < q) & ((popiiv == 1) | (popiiv == 2))
+        # an adult child at home who is not poor brings in enough to lift the family's household
+        poor &= ~earner_home[live]
         pi_t = float(ndtr((np.log(_income_line(year)) - np.log(_median_income(year))) / INCOME_SIGMA))
         zz = units.z[live] - np.where(age_young < 24, 0.5, 0.0) + 0.25 * rng.normal(0, 1, n_live)
         r_nonpoor = pi_t + 1e-4 + (1 - pi_t - 2e-4) * ndtr(zz)
@@ -1621,9 +1636,70 @@ def kindouder_table(p: Population, *, seed: int, dirt: dict) -> tuple[pd.DataFra
         "RINPERSOONSMa": _obj(np.where(form, "-", "")), "RINPERSOONMa": _obj(np.where(form, "---------", "")),
         "XKOPPELNUMMER": _obj(np.full(len(some), " " * 12, dtype=object)),
     })
-    out = pd.concat([base, extra_conf, extra_dup, nolink], ignore_index=True)
+    gp = grandparent_links(p, rng, exclude=np.char.add(p.rinps[some].astype(str), rin_str[some].astype(str)))
+    dirt["kindouder_parents_linked_to_grandparents"] = int(len(gp))
+    out = pd.concat([base, extra_conf, extra_dup, nolink, gp], ignore_index=True)
     out = out.sort_values(["RINPERSOONS", "RINPERSOON"], kind="mergesort").reset_index(drop=True)
     return out.astype(object), flags
+
+
+def grandparent_links(p: Population, rng: np.random.Generator, *, exclude: np.ndarray) -> pd.DataFrame:
+    """KINDOUDERTAB rows of parents born 1966 or later, linking them to an older household's members.
+
+    Poor families take their grandparents among the poor older households more often (probability
+    0.35 of a poor household, else any), so that poverty runs through three generations; the
+    child's own propensity does not depend on it. ``exclude`` holds keys (RINPERSOONS+RINPERSOON)
+    that already have a row without links."""
+    par = np.concatenate([p.f_mother[p.f_mother >= 0], p.f_father[p.f_father >= 0]])
+    par_by = p.birth_month[par] // 12 + 1970
+    par = par[(par_by >= 1966) & (p.rinps[par] == "R")]
+    par = par[~np.isin(np.char.add(p.rinps[par].astype(str), p.rin_str[par].astype(str)), exclude)]
+    par = par[rng.random(len(par)) < 0.8]
+    if len(par) == 0 or len(p.h_head) == 0:
+        return pd.DataFrame(columns=list(KINDOUDER_FORMATS)).astype(object)
+    par_by = p.birth_month[par] // 12 + 1970
+    poor_fam = p.f_poor[p.fam[par]]
+    heads = p.h_head
+    head_by = p.birth_month[heads] // 12 + 1970
+    hh = np.arange(len(heads))
+    target = par_by - rng.uniform(20, 40, len(par))
+    chosen = np.full(len(par), -1, dtype=np.int64)
+    for want_poor, who in ((True, poor_fam & (rng.random(len(par)) < 0.35)), (None, None)):
+        todo = np.flatnonzero((chosen < 0) if who is None else who)
+        pool = hh if want_poor is None else hh[p.h_poor]
+        pool = pool[np.argsort(head_by[pool], kind="stable")]
+        if len(pool) == 0 or len(todo) == 0:
+            continue
+        pos = np.searchsorted(head_by[pool], target[todo]) + rng.integers(-20, 21, len(todo))
+        pick = pool[np.clip(pos, 0, len(pool) - 1)]
+        gap = par_by[todo] - head_by[pick]
+        ok = (gap >= 18) & (gap <= 45)
+        chosen[todo[ok]] = pick[ok]
+    found = chosen >= 0
+    par, par_by, chosen = par[found], par_by[found], chosen[found]
+    # members of each older household: its head and, in a couple, the second person
+    second = np.full(len(heads), -1, dtype=np.int64)
+    is_second = np.r_[False, p.o_hh[1:] == p.o_hh[:-1]]
+    second[p.o_hh[is_second]] = p.o_person[is_second]
+    a, b = heads[chosen], second[chosen]
+    a_male = p.sex[a] == "1"
+    b_gap = par_by - (p.birth_month[np.maximum(b, 0)] // 12 + 1970)
+    b_ok = (b >= 0) & (p.sex[np.maximum(b, 0)] != p.sex[a]) & (b_gap >= 16) & (b_gap <= 50)
+    fa = np.where(a_male, a, np.where(b_ok, b, -1))
+    mo = np.where(~a_male, a, np.where(b_ok, b, -1))
+
+    def link(who):
+        known = who >= 0
+        return (np.where(known, p.rinps[np.maximum(who, 0)], "-").astype(object),
+                np.where(known, p.rin_str[np.maximum(who, 0)], "---------").astype(object))
+
+    pa_s, pa = link(fa)
+    ma_s, ma = link(mo)
+    return pd.DataFrame({
+        "RINPERSOONS": _obj(p.rinps[par]), "RINPERSOON": _obj(p.rin_str[par]),
+        "RINPERSOONSpa": _obj(pa_s), "RINPERSOONpa": _obj(pa), "RINPERSOONSMa": _obj(ma_s),
+        "RINPERSOONMa": _obj(ma), "XKOPPELNUMMER": _obj(np.full(len(par), " " * 12, dtype=object)),
+    })
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1715,7 +1791,15 @@ Generated by `python -m pipeline synthesize`; this folder sits beside the raw tr
 - A child whose parents are poor is poor as a young adult with the `outflow_propensity` of the buurt
   it lived in on its 15th birthday (the address rule of methodology.md §3 on the winning address
   file); otherwise with `p_child_poor_parents_not_poor`. Poor young adults are below the line in
-  each year with probability 0.88 (non-poor 0.02 from age 24, 0.06 before).
+  each year with probability 0.88, and 0.97 at ages 24-27 (the adult window of methodology §6);
+  non-poor ones with 0.06 before 24, 0.003 at 24-27 and 0.02 after. A non-poor child of 24 or older
+  still living at home lifts the family's household above the line (an earner in the household), so
+  the young adult's measured status is its own planted one.
+- Grandparents: parents born 1966 or later (KINDOUDERTAB is reliable from that birth year on) are
+  linked to their own parents in KINDOUDERTAB with probability 0.8: a household of older people
+  (the heads born 20-40 years earlier), chosen among the poor ones with probability 0.35 when the
+  family is poor. The grandparents' poverty does not change the child's propensity: the planted
+  `outflow_3gen` equals the outflow of the same buurten.
 - Two clusters pass poverty on far more often: `noordoost` (Pekela, Veendam, Wildervank, Winschoten,
   Scheemda and surroundings) and `emmen` (Emmen's central wards, Emmer-Compascuum, Klazienaveen,
   Zwartemeer, Barger-Compascuum). Outside them the propensity is about 0.15, inside about 0.5, with
@@ -1724,8 +1808,8 @@ Generated by `python -m pipeline synthesize`; this folder sits beside the raw tr
   + 0.2 x the family's score + noise; poor households sit below the line's percentile.
 - The values here are the planted (latent) probabilities. The analysis measures poverty from the
   household files with the "poor in at least half of the valid years" rule, so its estimates are
-  these probabilities blurred by a little misclassification, by children still living at home at
-  24-27, and by sampling noise.
+  these probabilities blurred by a little misclassification of the parents (transient poor years in a
+  short window) and by sampling noise.
 
 Files:
 - `buurt_truth.csv`: per buurt of the target-year geography (also outside the region).

@@ -225,6 +225,41 @@ def test_shrunk_buurt_outflow_is_closer_to_the_planted_truth(run):
     assert mse_eb < 0.5 * mse_raw, (mse_eb, mse_raw)
 
 
+def outflow_interval_check(root: Path, *, min_n: int = 20) -> dict:
+    """Coverage of the planted wijk outflow by the 95 % Wilson intervals of the internal wijk
+    estimates (wijken with at least ``min_n`` children of poor parents), and the mean standardised
+    error (k - n p) / sqrt(n p (1 - p)) under the planted p."""
+    wt = pd.read_csv(root / "data/raw/synthetic/truth/wijk_truth.csv", dtype={"wijkcode": str})
+    w = pd.read_parquet(root / "data/processed/measures/measures_wijk.parquet")
+    w = w[(w["group"] == "totaal") & (w["_outflow_n"] >= min_n)].merge(
+        wt, left_on="area_code", right_on="wijkcode", validate="1:1")
+    p = w["outflow_propensity"].astype(float)
+    covered = (w["outflow_ci_low"] <= p) & (p <= w["outflow_ci_high"])
+    z = (w["_outflow_k"] - w["_outflow_n"] * p) / np.sqrt(w["_outflow_n"] * p * (1 - p))
+    return {"wijken": len(w), "coverage": float(covered.mean()), "mean_z": float(z.mean()),
+            "bias": float((w["outflow"] - p).mean())}
+
+
+def test_wijk_intervals_cover_the_planted_outflow(run):
+    """Issue 3: the 95 % intervals cover the planted value in roughly 95 % of wijken. At the test
+    size only one wijk has 20 children of poor parents, so wijken with 10 count here and the bound
+    is loose; the demo-size figure is in docs/methods.md (94 % of 84 wijken with 20)."""
+    res = outflow_interval_check(run, min_n=10)
+    assert res["wijken"] >= 5, res
+    assert res["coverage"] >= 0.8, res
+    # no systematic error: the mean standardised error stays within three standard errors of 0
+    assert abs(res["mean_z"]) < 3 / np.sqrt(res["wijken"]), res
+
+
+def test_three_generation_rate_is_measured(run):
+    """The generator links parents born from 1966 to grandparents; the grandparents' poverty does
+    not change the child's propensity, so the three-generation rate matches the outflow."""
+    m = pd.read_parquet(run / "data/processed/measures/measures_region.parquet")
+    r = m[m["group"] == "totaal"].iloc[0]
+    assert r["_outflow_3gen_n"] >= 30, r["_outflow_3gen_n"]
+    assert r["outflow_3gen_ci_low"] <= r["outflow"] <= r["outflow_3gen_ci_high"]
+
+
 def test_young_adults_by_father_and_mother_every_year(run):
     for lvl in ("gemeente", "wijk", "region"):
         t = pd.read_csv(run / f"reports/tables/young_adults_{lvl}.csv")

@@ -362,6 +362,55 @@ def test_planted_status_comes_back_from_the_household_files(out):
     assert ((v["mean"] >= 0.5) == (v.parents_poor_planted == 1)).mean() > 0.93
 
 
+def test_parents_born_from_1966_are_linked_to_older_grandparents(out):
+    """KINDOUDERTAB holds rows for parents (the third generation), older by 18-45 years, and only
+    for parents born 1966 or later; poor families have poor grandparents more often."""
+    ko, _ = kindouder(out)
+    g, _ = gba(out)
+    ct = pd.read_csv(out[0] / "truth/children_truth.csv", dtype={"RINPERSOON": str})
+    kids = ko[ko.RINPERSOON.isin(ct.RINPERSOON)]
+    parents = set(kids.RINPERSOONMa) | set(kids.RINPERSOONpa)
+    # (a planted error makes a few children their own father: those rows are the child's own)
+    rows = ko[ko.RINPERSOON.isin(parents) & ~ko.RINPERSOON.isin(ct.RINPERSOON)
+              & (ko.RINPERSOONpa.str.strip("-") != "")]
+    assert len(rows) > 100
+    by = g.drop_duplicates("RINPERSOON").set_index("RINPERSOON").GBAGEBOORTEJAAR
+    own = pd.to_numeric(by.reindex(rows.RINPERSOON), errors="coerce").to_numpy()
+    gpa = pd.to_numeric(by.reindex(rows.RINPERSOONpa), errors="coerce").to_numpy()
+    known = np.isfinite(own) & np.isfinite(gpa)
+    assert known.sum() > 50
+    # birth years in GBAPERSOONTAB carry a little planted dirt (unknown years), hence the margin
+    assert (own[known] >= 1965).mean() > 0.99
+    assert ((own[known] - gpa[known] >= 16) & (own[known] - gpa[known] <= 50)).mean() > 0.98
+    assert out[1]["dirt"]["kindouder_parents_linked_to_grandparents"] >= len(rows)
+
+
+def test_young_adults_measured_status_is_the_planted_one(out):
+    """In the adult window (24-27) the majority of a child's own household years gives its planted
+    status: transient years there are rare, and a non-poor child at home lifts its family."""
+    ct = pd.read_csv(out[0] / "truth/children_truth.csv", dtype={"RINPERSOON": str})
+    ct = ct[(ct.RINPERSOONS == "R")].drop_duplicates("RINPERSOON", keep=False)
+    ct = ct[ct.birth_year.between(1989, 1998)].set_index("RINPERSOON")
+    votes = []
+    for y in range(2013, LAST + 1):
+        inc, _ = inha(out, y)
+        valid = inc["INHPOPIIV"] == 1 if "INHPOPIIV" in inc else inc["INHP100HGEST"].between(1, 100)
+        inc = inc.assign(valid=valid, poor=valid & inc.INHARMLAG.between(0, 99))
+        k, _ = koppel(out, y)
+        k = k[k.RINPERSOONS == "R"].merge(inc, on=["RINPERSOONSHKW", "RINPERSOONHKW"], validate="m:1")
+        k = k[k.valid & k.RINPERSOON.isin(ct.index)]
+        age = y - ct.birth_year.reindex(k.RINPERSOON).to_numpy()
+        votes.append(k.loc[(age >= 24) & (age <= 27), ["RINPERSOON", "poor"]])
+    v = pd.concat(votes).groupby("RINPERSOON")["poor"].mean()
+    v = pd.DataFrame({"measured": v >= 0.5}).join(ct.child_poor_planted == 1)
+    assert len(v) > 300
+    assert (v.measured == v.child_poor_planted).mean() > 0.98
+    # the misclassified are few in both directions: no bias either way
+    fp = (v.measured & ~v.child_poor_planted).sum()
+    fn = (~v.measured & v.child_poor_planted).sum()
+    assert max(fp, fn) < 0.02 * len(v)
+
+
 # ------------------------------------------------------------------------------------ dirt
 
 def test_every_kind_of_dirt_is_counted(out):
