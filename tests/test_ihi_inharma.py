@@ -143,6 +143,11 @@ def test_ingest_ihi_with_text_percentiles_and_kern_key(tmp_path):
     assert st.loc["R000000001", "rank"] == pytest.approx(0.01) and st.loc["R000000001", "poor"]
     assert st.loc["R000000002", "rank"] == pytest.approx(1.0)
     assert not st.loc["R000000003", "valid"]
+    bad = _write_sav(tmp_path / "HUISHBVRINK2008TABV1.sav", df.assign(BVRPERCGESTINKH=["1", "100", ""]),
+                     {"BVRPERCGESTINKH": "A3"})
+    with pytest.raises(PipelineInputError, match="BVRPERCGESTINKH") as e:
+        ingest_table(bad, table="ihi")
+    assert "HUISHBVRINK2008TABV1.sav" in str(e.value)
     with pytest.raises(PipelineInputError, match="RINPERSOONKERN") as e:
         ingest_table(_write_sav(tmp_path / "HUISHBVRINK2007TABV1.sav", df.drop(columns="RINPERSOONKERN")), table="ihi")
     assert "HUISHBVRINK2007TABV1.sav" in str(e.value) and "IHI" in str(e.value)
