@@ -2,6 +2,7 @@
 # Every step is `python -m pipeline <step>`; this file only wires them. See README.md.
 import json
 import os
+import shlex
 import sys
 
 from snakemake.utils import min_version, validate
@@ -12,6 +13,11 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
 
 sys.path.insert(0, workflow.basedir)
+# Steps run `python -m pipeline` in the working directory (--directory): let them import this
+# checkout's package, not another copy installed in the environment (an editable install of
+# another checkout would otherwise win).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [workflow.basedir] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != workflow.basedir])
 from pipeline.io import discover, newest, pick_per_key  # noqa: E402
 
 # ----------------------------------------------------------------------------- helpers
@@ -43,24 +49,66 @@ def raw_table(table):
 
 
 def yearly(table):
-    spec = config["files"][table]
+    spec = config["files"].get(table)
+    if spec is None:
+        return {}
     return pick_per_key(discover(RAW, dirs=spec["dirs"], pattern=spec["pattern"]))
 
 
+def inhatab_years():
+    return set(yearly("income")) & set(yearly("koppel"))
+
+
+def ihi_years():
+    """Years with an IHI file and its Koppeltabel_IPI_IHI_IVB; where INHATAB exists too, INHATAB wins."""
+    return (set(yearly("ihi")) & set(yearly("ihi_koppel"))) - inhatab_years()
+
+
 def income_years():
-    """Income years with both an INHATAB and a KOPPELPERSOONHUISHOUDEN file (or those configured)."""
+    """Income years with INHATAB + KOPPELPERSOONHUISHOUDEN or IHI + Koppeltabel_IPI_IHI_IVB files
+    (or those configured)."""
     raw_ready()
-    on_disk = sorted(set(yearly("income")) & set(yearly("koppel")))
+    on_disk = sorted(inhatab_years() | ihi_years())
     wanted = config.get("income_years")
     if wanted:
         missing = sorted(set(wanted) - set(on_disk))
         if missing:
-            raise ValueError(f"income years {missing} configured but INHATAB/KOPPELPERSOONHUISHOUDEN files "
-                             f"for them are not under {RAW}")
+            raise ValueError(f"income years {missing} configured but neither INHATAB/KOPPELPERSOONHUISHOUDEN nor "
+                             f"IHI/Koppeltabel_IPI_IHI_IVB files for them are under {RAW}")
         return sorted(wanted)
     if not on_disk:
-        raise ValueError(f"no income year has both INHATAB and KOPPELPERSOONHUISHOUDEN files under {RAW}")
+        raise ValueError(f"no income year has INHATAB and KOPPELPERSOONHUISHOUDEN (or IHI and "
+                         f"Koppeltabel_IPI_IHI_IVB) files under {RAW}")
     return on_disk
+
+
+def household_inputs(wildcards):
+    """INHATAB + KOPPELPERSOONHUISHOUDEN of the year, or IHI + Koppeltabel_IPI_IHI_IVB; INHARMATAB
+    where the year has one."""
+    raw_ready()
+    y = int(wildcards.year)
+    if y in inhatab_years():
+        files = {"income": f"{P}/ingest/income_{y}.parquet", "koppel": f"{P}/ingest/koppel_{y}.parquet"}
+    elif y in ihi_years():
+        files = {"ihi": f"{P}/ingest/ihi_{y}.parquet", "ihi_koppel": f"{P}/ingest/ihi_koppel_{y}.parquet"}
+    else:
+        raise ValueError(f"income year {y}: neither INHATAB/KOPPELPERSOONHUISHOUDEN nor IHI/Koppeltabel_IPI_IHI_IVB "
+                         f"files under {RAW}")
+    if y in yearly("inharma"):
+        files["inharma"] = f"{P}/ingest/inharma_{y}.parquet"
+    return files
+
+
+def household_args(wildcards, input):
+    """Command-line options for the household step: its input files, and the BVRLICAT(L) codes in IHI
+    years only (so that changing them reruns only those years)."""
+    args = " ".join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in input.items() if k != "code")
+    if "ihi" in input.keys():
+        ihi = config["ihi"]
+        args += (f" --licat-below {' '.join(map(str, ihi['licat_below']))}"
+                 f" --licatl-below {' '.join(map(str, ihi['licatl_below']))}"
+                 f" --licat-missing {' '.join(map(str, ihi['licat_missing']))}")
+    return args
 
 
 def person_years(wildcards):
@@ -84,7 +132,7 @@ def src(step):
 
 wildcard_constraints:
     table="persons|parents|addresses|areas",
-    ytable="income|koppel",
+    ytable="income|koppel|ihi_koppel|ihi|inharma",
     year=r"\d{4}",
 
 
@@ -155,18 +203,19 @@ rule ingest_year:
 
 rule household:
     input:
-        income=f"{P}/ingest/income_{{year}}.parquet",
-        koppel=f"{P}/ingest/koppel_{{year}}.parquet",
+        unpack(household_inputs),
         code=src("household"),
     output:
         person_year=f"{P}/household/person_year_{{year}}.parquet",
         attrition=f"{P}/household/attrition_{{year}}.csv",
+    params:
+        args=lambda wildcards, input: household_args(wildcards, input),
     log:
         "logs/household_{year}.log",
     benchmark:
         "benchmarks/household_{year}.tsv"
     shell:
-        "{PY:q} -m pipeline household --income {input.income:q} --koppel {input.koppel:q} --year {wildcards.year}"
+        "{PY:q} -m pipeline household {params.args} --year {wildcards.year}"
         " --out {output.person_year:q} --attrition {output.attrition:q} 2> {log:q}"
 
 

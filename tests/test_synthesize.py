@@ -104,6 +104,8 @@ def test_layout_and_file_names(out):
             expected.add(f"cbs/InkomenBestedingen/INHATAB/INHA{y}TABV{v}.sav")
         for suffix in syn.koppel_versions(y):
             expected.add(f"cbs/InkomenBestedingen/KOPPELPERSOONHUISHOUDEN/KOPPELPERSOONHUISHOUDEN{y}{suffix}.sav")
+        if y >= 2018:
+            expected.add(f"cbs/InkomenBestedingen/INHARMATAB/INHARMA{y}TABV1.sav")
     assert files == expected
     assert {"INHA2011TABV2.sav", "INHA2011TABV3.sav"} <= {Path(f).name for f in files}
     assert {"KOPPELPERSOONHUISHOUDEN2019V2.sav", "KOPPELPERSOONHUISHOUDEN2020V2.sav"} <= {Path(f).name for f in files}
@@ -550,3 +552,98 @@ def test_no_clusters_flag_on_the_command_line(tmp_path, monkeypatch):
     assert seen["clusters"] is False
     assert syn.main(["--out", str(tmp_path / "x"), "--persons", "1000"]) == 0
     assert seen["clusters"] is True
+
+
+# ------------------------------------------------------------------------------------ IHI years, new line
+
+@pytest.fixture(scope="module")
+def older(tmp_path_factory):
+    """The same arguments with income years from 2003: IHI for 2003-2010."""
+    d = tmp_path_factory.mktemp("syn") / "ihi"
+    return d, syn.synthesize(out_dir=d, persons=PERSONS, seed=SEED, first_year=2003)
+
+
+def ihi(out, year):
+    return read(newest(cbs(out) / "InkomenBestedingen/INTEGRAAL HUISHOUDENS INKOMEN", rf"HUISHBVRINK({year})TABV(\d+)"))
+
+
+def ivb(out, year):
+    return read(newest(cbs(out) / "InkomenBestedingen", rf"(?i)Koppeltabel_IPI_IHI_IVB\s?({year})(?:V(\d+))?"))
+
+
+def test_older_years_add_ihi_files_and_leave_the_rest_unchanged(out, older):
+    a, b = set(out[1]["files"]), set(older[1]["files"])
+    assert a < b
+    added = b - a
+    assert all("INTEGRAAL" in f or "Koppeltabel" in f for f in added)
+    for y in range(2003, 2011):
+        assert f"cbs/InkomenBestedingen/INTEGRAAL HUISHOUDENS INKOMEN/{y}/HUISHBVRINK{y}TABV{syn.ihi_versions(y, 2003)[-1]}.sav" in b
+    assert "cbs/InkomenBestedingen/INTEGRAAL HUISHOUDENS INKOMEN/2003/HUISHBVRINK2003TABV1.sav" in b  # a loser
+    assert "cbs/InkomenBestedingen/INTEGRAAL PERSOONLIJK INKOMEN/2005/KOPPELTABEL_IPI_IHI_IVB2005V1.sav" in b
+    assert "cbs/InkomenBestedingen/Koppeltabel IPI IHI IVB/Koppeltabel_IPI_IHI_IVB 2007.sav" in b
+    assert not any("INHA20" in f and int(re.search(r"INHA(\d{4})", f).group(1)) < 2011 for f in b)
+    for f in ("cbs/InkomenBestedingen/INHATAB/INHA2011TABV3.sav", "cbs/InkomenBestedingen/INHATAB/INHA2016TABV2.sav",
+              "cbs/InkomenBestedingen/KOPPELPERSOONHUISHOUDEN/KOPPELPERSOONHUISHOUDEN2013.sav",
+              "cbs/InkomenBestedingen/INHARMATAB/INHARMA2021TABV1.sav",
+              "cbs/Bevolking/GBAADRESOBJECTBUS/GBAADRESOBJECT2023BUSV2.sav"):
+        assert read(out[0] / f)[0].equals(read(older[0] / f)[0]), f
+
+
+def test_ihi_formats_codes_and_kern_key(older):
+    df, meta = ihi(older, 2006)
+    assert {"RINPERSOONSKERN", "RINPERSOONKERN", "BVRGESTINKH", "BVRPERCGESTINKH", "BVRLICAT", "BVRLICATL"} <= set(df)
+    assert meta.original_variable_types["BVRPERCGESTINKH"] == "A2"
+    assert meta.original_variable_types["RINPERSOONKERN"] == "A9"
+    pct = df.BVRPERCGESTINKH.str.strip()
+    assert set(pct[pct != ""].astype(int)) <= set(range(100)) and (pct == "0").any()
+    assert set(df.BVRLICAT.unique()) <= {1, 2, 3, 4, 5, 6} and set(df.BVRLICATL.unique()) <= {1, 2, 3, 4, 5}
+    assert meta.variable_value_labels["BVRLICAT"][4] == "Onder de lage-inkomensgrens"
+    poor = df.BVRLICAT == 4
+    assert pct[poor & (pct != "")].astype(int).median() < pct[(df.BVRLICAT == 5) & (pct != "")].astype(int).median()
+    assert (df.loc[df.BVRLICAT == 2, "BVRGESTINKH"] == 999999999).all() and (pct[df.BVRLICAT == 2] == "").all()
+    assert (df.loc[df.BVRLICATL == 4, "BVRLICAT"] == 4).all()   # four years below implies below now
+    k, _ = ivb(older, 2006)
+    assert list(k.columns) == ["RINPERSOONS", "RINPERSOON", "RINPERSOONSKERN", "RINPERSOONKERN"]
+    assert k.merge(df, on=["RINPERSOONSKERN", "RINPERSOONKERN"], how="left", indicator=True)["_merge"].eq("both").all()
+
+
+def test_planted_parents_status_comes_back_from_ihi_years(older):
+    """Children born 1986-1992: parents' poverty by majority over IHI years at 12-17 matches the truth."""
+    root = older[0]
+    ct = pd.read_csv(root / "truth/children_truth.csv", dtype={"RINPERSOON": str})
+    ct = ct[(ct.RINPERSOONS == "R") & ct.birth_year.between(1986, 1992)].drop_duplicates("RINPERSOON", keep=False)
+    votes = []
+    for y in range(2003, 2011):
+        inc, _ = ihi(older, y)
+        inc = inc.assign(valid=~inc.BVRLICAT.isin([1, 2, 3]), poor=inc.BVRLICAT == 4)
+        k, _ = ivb(older, y)
+        k = k[k.RINPERSOONS == "R"].merge(inc, on=["RINPERSOONSKERN", "RINPERSOONKERN"], validate="m:1")
+        k = k[k.valid & k.RINPERSOON.isin(ct.RINPERSOON)]
+        age = y - ct.set_index("RINPERSOON").birth_year.reindex(k.RINPERSOON).to_numpy()
+        votes.append(k.loc[(age >= 12) & (age <= 17), ["RINPERSOON", "poor"]])
+    v = pd.concat(votes).groupby("RINPERSOON")["poor"].agg(["mean", "size"])
+    v = v[v["size"] >= 2].join(ct.set_index("RINPERSOON").parents_poor_planted)
+    assert len(v) > 100
+    assert ((v["mean"] >= 0.5) == (v.parents_poor_planted == 1)).mean() > 0.93
+
+
+def test_new_poverty_line_finds_fewer_poor_and_has_both_key_forms(out):
+    root, summary = out
+    nl = summary["new_poverty_line"]
+    assert sorted(nl["years"]) == [str(y) for y in range(2018, 2024)] and nl["person_key_year"] == 2021
+    for y, v in nl["years"].items():
+        assert v["share_poor_inharmoede"] < v["share_poor_inharmlag"] - 0.01, y
+    h, meta = read(cbs(out) / "InkomenBestedingen/INHARMATAB/INHARMA2019TABV1.sav")
+    assert list(h.columns) == ["RINPERSOONSHKW", "RINPERSOONHKW", "INHARMOEDE"]
+    assert meta.variable_value_labels["INHARMOEDE"] == {998: "Niet in doelpopulatie", 999: "Onbekend"}
+    inc, _ = inha(out, 2019)
+    m = inc.merge(h, on=["RINPERSOONSHKW", "RINPERSOONHKW"], how="left", validate="1:1")
+    assert 0 < m.INHARMOEDE.isna().sum() < 0.02 * len(m)          # a few households without a row
+    assert (m.loc[m.INHPOPIIV == 2, "INHARMOEDE"].dropna() == 998).all()
+    pop = m[m.INHPOPIIV == 1]
+    old, new = pop.INHARMLAG.between(0, 99), pop.INHARMOEDE < 100
+    assert (new & ~old).sum() < (old & ~new).sum()                   # the buffer lifts more than it adds
+    p, _ = read(cbs(out) / "InkomenBestedingen/INHARMATAB/INHARMA2021TABV1.sav")
+    assert list(p.columns) == ["RINPERSOONS", "RINPERSOON", "INHARMOEDE"]
+    readme = " ".join((root / "truth/README.md").read_text().split())
+    assert "INHARMOEDE" in readme and "wealth buffer" in readme and "BVRLICAT" in readme
