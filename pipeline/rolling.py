@@ -139,7 +139,7 @@ def unit_measures(kids: pd.DataFrame, units: pd.DataFrame, *, region_name: str,
     """
     k = kids.assign(region=region_name)
     out = {lvl: [] for lvl in LEVELS}
-    for u in units.itertuples(index=False):
+    for u in units.drop_duplicates("cohort").itertuples(index=False):
         sel = k[k["birth_year"].between(u.first_birth_year, u.last_birth_year)]
         for line in lines:
             if line == "poor":

@@ -30,12 +30,19 @@ from .rolling import LEVELS, LINES, MEASURES, UNIT_COLUMNS
 BASE_COUNTS = ("n_children", "n_parents_poor", "n_child_poor", "n_both_poor")
 ORDER = tuple(s for s in disclosure.POVERTY_STATS)
 RATES = ("outflow", "p_child_poor_parents_not_poor", "inflow", "risk_ratio")
-EQS = ("ALL", "PP", "CP", "BOTH", "NP", "NP_CP")
+# The margins and the four cells of the 2x2 table (parents poor x child poor): the equations checked
+# between units.
+EQS = ("ALL", "PP", "CP", "BOTH", "NP", "NP_CP", "PP_NCP", "NP_NCP")
 _T = disclosure.TRANSMISSION_MODEL
-# The transmission cell model with one pseudo-statistic per equation ("eq:PP"), so that the row rule
-# can be told to keep an equation underivable (the rule between units protects equations).
-MODEL = disclosure.CellModel("transmission_units", _T.vectors, _T.terms,
-                             {**_T.reveals, **{f"eq:{q}": (q,) for q in EQS}})
+# The transmission cell model with the two remaining cells as equations and one pseudo-statistic per
+# equation ("eq:PP"), so that the row rule can be told to keep an equation underivable (the rule
+# between units protects equations).
+MODEL = disclosure.CellModel(
+    "transmission_units",
+    {**_T.vectors, "PP_NCP": _T.vectors["PP"] - _T.vectors["BOTH"], "NP_NCP": _T.vectors["NP"] - _T.vectors["NP_CP"]},
+    {**_T.terms, "PP_NCP": {"n_parents_poor": 1, "n_both_poor": -1},
+     "NP_NCP": {"n_children": 1, "n_parents_poor": -1, "n_child_poor": -1, "n_both_poor": 1}},
+    {**_T.reveals, **{f"eq:{q}": (q,) for q in EQS}})
 YA_LINE_COUNTS = ("n_young_adults", "n_poor")
 SECONDARY_UNITS = "secondary: with the cohorts published before, would give away a withheld birth year"
 YA_LINE_SHARES = ("share_poor",)
