@@ -416,9 +416,10 @@ def output_check_markdown(cells: pd.DataFrame, *, th: Thresholds, files: list[st
         "complementary groups: under a released total never exactly one withheld part, and the withheld parts "
         "together hold none or at least the threshold.",
         "- Secundair, tussen jaren (jongvolwassenen): waar de personen van een jaar een deelverzameling zijn van "
-        "die van een ander jaar en het verschil kleiner is dan de drempel, wordt het kleinste aantal onderdrukt / "
+        "die van een ander jaar en het verschil kleiner is dan de drempel, wordt het aantal van het latere jaar "
+        "onderdrukt (oudste jaar eerst) / "
         "secondary, between years (young adults): where one year's persons are a subset of another year's and the "
-        "difference is below the threshold, the smaller count is withheld.",
+        "difference is below the threshold, the later year's count is withheld (years are decided oldest first).",
         f"- Afronding van aantallen / rounding of counts: {th.round_counts_to or 'geen / none'}.",
         "- De audit (`reports/audit.md`) controleert alle bestanden in `reports/` en `figures/` onafhankelijk "
         "opnieuw / the audit (`reports/audit.md`) re-checks every file in `reports/` and `figures/` independently.",
