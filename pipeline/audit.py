@@ -413,6 +413,8 @@ def nested_findings(parts: pd.DataFrame, *, counts: list[str], lim: Limits, popu
     out = []
     p = parts[parts["inhabited"]]
     for c in counts:
+        if f"total_shows_{c}" not in p.columns:  # a table without this count (e.g. the new-line young adults)
+            continue
         need = lim.min_n if c == population else lim.min_events
         q = p[p[f"total_shows_{c}"] & ~p[f"shows_{c}"]]
         if q.empty:

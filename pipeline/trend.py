@@ -293,9 +293,9 @@ def export_young_adults_line(ya: dict[str, pd.DataFrame], flags_new: pd.DataFram
         parts = [pd.DataFrame({"person": pd.Series(dtype="int64"), "area": pd.Series(dtype=object),
                                "year": pd.Series(dtype="int64"), "count": pd.Series(dtype=object)})]
         for c, where in wanted.groupby("count")["area"]:
-            on = pd.Series(area).isin(set(where)).to_numpy()
+            on = pd.Series(area).isin(set(where)).to_numpy().copy()
             if c == "n_poor":
-                on &= flags_new["poor"].to_numpy(dtype=bool)
+                on = on & flags_new["poor"].to_numpy(dtype=bool)
             parts.append(pd.DataFrame({"person": person[on], "area": area[on],
                                        "year": flags_new["year"].to_numpy()[on], "count": c}))
         return pd.concat(parts, ignore_index=True)

@@ -220,3 +220,57 @@ def test_between_years_the_newer_year_yields():
     new = disclosure.isolated_by_years(members, released, threshold=10, newest=2021)
     assert list(new["year"]) == [2021] and list(new["other_year"]) == [2020]
     assert disclosure.isolated_by_years(members, released, threshold=10, newest=2019).empty
+
+
+def test_new_line_tables_are_released_in_order_and_pass_the_audit(tmp_path):
+    from pipeline import audit
+    from pipeline.trend import export_units, export_young_adults_line
+
+    def released(tables, name):
+        out = {}
+        for lvl, t in tables.items():
+            t.to_csv(tmp_path / f"{name}_{lvl}.csv", index=False)
+            out[lvl] = audit.read_released_csv(tmp_path / f"{name}_{lvl}.csv")
+        return out
+
+    k = kids([1995, 1996, 1997], new_line=True)
+    u = units_for([1995, 1996, 1997], lines=("poor", "poor_new"))
+    m = unit_measures(k, u, region_name=REGION, lines=("poor", "poor_new"))
+    tables, cells = export_units(m, u, AREAS, region_name=REGION, th=TH)
+    r = tables["region"]
+    assert set(r["line"]) == {LINES["poor"], LINES["poor_new"]}
+    assert r.loc[r["line"] == LINES["poor_new"], "outflow"].notna().any()
+    assert set(cells["table"]) == {"cohorts_gemeente", "cohorts_wijk", "cohorts_region"}
+    internal = audit.Internal({}, {}, region_name=REGION)
+    internal.cohorts = {lvl: t.assign(_key=t["cohort"] + "|" + t["line"] + "|" + t["area_code"]).set_index("_key")
+                        for lvl, t in m.items()}
+    files = {lvl: lvl for lvl in tables}
+    assert audit.audit_cohorts(released(tables, "cohorts"), internal, lim=audit.Limits(), files=files) == []
+
+    # Young adults by the new line: 2019 holds the persons of 2018 and three more, so the difference of
+    # the two totals isolates three persons: the later year yields, the earlier one stands.
+    rows = [(2018, f"p{i:03d}", i % 4 == 0) for i in range(100)] + [(2019, f"p{i:03d}", i % 4 == 0) for i in range(103)]
+    flags = pd.DataFrame(rows, columns=["year", "RINPERSOON", "poor"])
+    flags["gemeente"] = "GM0001"
+    flags["wijk"] = np.where(flags["RINPERSOON"].str[-1].isin(list("01234")), "WK000101", "WK000102")
+    flags = flags[["year", "RINPERSOON", "gemeente", "wijk", "poor"]]
+    ya = young_adults_line_table(flags, region_name=REGION)
+    ya_tables, ya_cells = export_young_adults_line(ya, flags, AREAS, region_name=REGION, th=TH)
+    reg = ya_tables["region"].set_index("year")
+    assert reg.at[2018, "n_young_adults"] == 100 and pd.notna(reg.at[2018, "share_poor"])
+    assert pd.isna(reg.at[2019, "n_young_adults"])
+    assert disclosure.SECONDARY_YEARS in reg.at[2019, "suppressed"]
+    # The same rows with 2019 alone decide 2018 the same way (what is published stands).
+    only = export_young_adults_line({lvl: t[t["year"] == 2018] for lvl, t in ya.items()}, flags[flags["year"] == 2018],
+                                    AREAS, region_name=REGION, th=TH)[0]
+    for lvl in only:
+        pd.testing.assert_frame_equal(only[lvl], ya_tables[lvl][ya_tables[lvl]["year"] == 2018].reset_index(drop=True))
+    line = audit.Internal({}, ya, flags, region_name=REGION)
+    assert audit.audit_young_adults(released(ya_tables, "young_adults_line"), line, lim=audit.Limits(),
+                                    files=files) == []
+    # Had the later year been published, the audit would have found the three persons.
+    leaky = {lvl: t.copy() for lvl, t in ya_tables.items()}
+    r = leaky["region"]
+    r.loc[r["year"] == 2019, "n_young_adults"] = 103
+    found = audit.audit_young_adults(released(leaky, "leaky"), line, lim=audit.Limits(), files=files)
+    assert any("isolates a small group" in f.rule for f in found)
