@@ -145,6 +145,10 @@ def decide_units(measures: dict[str, pd.DataFrame], units: pd.DataFrame, areas: 
                     v[pos[b]] = 1
             return v
 
+        if fixed and fixed_years and line == LINES["poor"] \
+                and not all(b in pos for b in range(fixed_years[0], fixed_years[1] + 1)):
+            io.log.warning("the pooled table's birth years %d-%d are not all single units here (%s): the rule "
+                           "between units cannot count it", fixed_years[0], fixed_years[1], singles)
         if fixed and fixed_years and all(b in pos for b in range(fixed_years[0], fixed_years[1] + 1)) \
                 and line == LINES["poor"]:
             v = vector(*fixed_years)

@@ -274,3 +274,27 @@ def test_new_line_tables_are_released_in_order_and_pass_the_audit(tmp_path):
     r.loc[r["year"] == 2019, "n_young_adults"] = 103
     found = audit.audit_young_adults(released(leaky, "leaky"), line, lim=audit.Limits(), files=files)
     assert any("isolates a small group" in f.rule for f in found)
+
+
+def test_the_person_year_contract_survives_parquet(tmp_path):
+    """Branch ``ihi`` writes ``source`` (str) and ``poor_new`` (nullable boolean) into the person-year
+    files; read back, they give the new-line status and the source of each year."""
+    from pipeline import io
+    from pipeline.rolling import year_sources
+
+    t = py([("a", "h1", True, True), ("b", "h2", True, False)], new=[True, None])
+    t["source"] = "INHATAB"
+    io.write_parquet(t, tmp_path / "person_year_2019.parquet")
+    old = py([("a", "h1", True, True)])
+    old["source"] = "IHI"
+    io.write_parquet(old, tmp_path / "person_year_2009.parquet")
+    assert {"poor_new", "source"} <= set(io.parquet_columns(tmp_path / "person_year_2019.parquet"))
+    back = io.read_parquet(tmp_path / "person_year_2019.parquet")
+    assert str(back["poor_new"].dtype) == "boolean" and pd.isna(back.loc[1, "poor_new"])
+    years = {2019: back, 2009: io.read_parquet(tmp_path / "person_year_2009.parquet")}
+    assert year_sources(years) == {2019: "INHATAB", 2009: "IHI"}
+    assert year_sources({2009: py([("a", "h1", True, True)])}) == {2009: "IHI"}   # no column: by year
+    kids_ = pd.DataFrame({"RINPERSOON": ["a", "b"], "birth_year": [1994, 1994]})
+    s = new_line_child_status(kids_, years, child_ages=(24, 27), child_min_valid_years=1, poor_share=0.5)
+    assert bool(s.iloc[0]) is True
+    assert pd.isna(s.iloc[1])
