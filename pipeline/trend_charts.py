@@ -118,11 +118,11 @@ def plot_trend(t: pd.DataFrame, *, title: str, path: Path, synthetic: bool, dpi:
     years = y["year"]
     if len(years) and years.min() < 2011 <= years.max():
         a2.axvline(2010.5, ls="--", color="grey")
-        a2.annotate("IHI | INHATAB", (2010.5, 0.98), xycoords=("data", "axes fraction"), ha="center", va="top",
+        a2.annotate("IHI | INHATAB", (2010.5, 0.02), xycoords=("data", "axes fraction"), ha="center", va="bottom",
                     fontsize=8, color="grey")
     if len(years) and years.max() >= FIRST_NEW_LINE:
         a2.axvline(FIRST_NEW_LINE - 0.5, ls=":", color="grey")
-        a2.annotate("nieuwe armoedegrens", (FIRST_NEW_LINE - 0.5, 0.90), xycoords=("data", "axes fraction"),
+        a2.annotate("nieuwe armoedegrens", (FIRST_NEW_LINE - 0.5, 0.98), xycoords=("data", "axes fraction"),
                     ha="center", va="top", fontsize=8, color="grey")
     a2.set_title("Jongvolwassenen (22-26) in armoede, per inkomensjaar")
     a2.set_xlabel("inkomensjaar")

@@ -298,3 +298,27 @@ def test_the_person_year_contract_survives_parquet(tmp_path):
     s = new_line_child_status(kids_, years, child_ages=(24, 27), child_min_valid_years=1, poor_share=0.5)
     assert bool(s.iloc[0]) is True
     assert pd.isna(s.iloc[1])
+
+
+def test_trend_chart_draws_both_lines(tmp_path):
+    from pipeline.trend_charts import plot_trend
+
+    years = np.arange(2008, 2024)
+    ya = pd.DataFrame({"year": years, "area_code": "GM0001", "area_name": "Een", "level": "gemeente",
+                       "share_poor": 0.12 + 0.002 * (years - 2008), "share_poor_ci_low": 0.09, "share_poor_ci_high": 0.18})
+    new = pd.DataFrame({"year": years[years >= 2018], "area_code": "GM0001", "area_name": "Een", "level": "gemeente",
+                        "line": LINES["poor_new"], "share_poor": 0.09, "share_poor_ci_low": 0.07,
+                        "share_poor_ci_high": 0.11})
+    cohorts = pd.DataFrame({
+        "area_code": "GM0001", "area_name": "Een", "level": "gemeente",
+        "cohort": ["1993", "1994", "1995", "1993-1995", "1996", "1994-1996", "1996"],
+        "line": [LINES["poor"]] * 6 + [LINES["poor_new"]], "first_birth_year": [1993, 1994, 1995, 1993, 1996, 1994, 1996],
+        "last_birth_year": [1993, 1994, 1995, 1995, 1996, 1996, 1996], "pooled": [False, False, False, True, False, True,
+                                                                              False],
+        "provisional": [False, False, False, False, True, True, True], "parents_source": "IHI+INHATAB",
+        "outflow": [0.3, 0.32, 0.35, 0.33, 0.4, 0.36, 0.3], "outflow_ci_low": 0.2, "outflow_ci_high": 0.5})
+    t = trend_table(cohorts, ya, new)
+    both = t[(t["series"] == "inkomensjaar") & (t["year"] >= 2018)].groupby("year")["line"].nunique()
+    assert (both == 2).all() and len(both) == 6
+    plot_trend(t, title="Een: trends", path=tmp_path / "trend_GM0001.png", synthetic=True)
+    assert (tmp_path / "trend_GM0001.png").stat().st_size > 10_000
