@@ -688,6 +688,26 @@ def audit_cohorts(tables: Mapping[str, pd.DataFrame], internal: Internal, *, lim
                                key=["_key"], population="n_children")
             d.index = pd.Index(t["area_code"].to_numpy(dtype=object))
             pooled[lvl] = d
+    # Between the two poverty lines: the same children, so the new line may give away the parents' side
+    # only where the lage-inkomensgrens row does, and where both populations are equal or differ by at
+    # least the threshold.
+    for lvl, d in shows.items():
+        inner = inner_all[lvl]
+        for k in d.index:
+            unit, ln, code = k.split("|", 2)
+            if ln == "lage-inkomensgrens":
+                continue
+            old = f"{unit}|lage-inkomensgrens|{code}"
+            for c in ("n_children", "n_parents_poor"):
+                if c not in d.columns or not d.at[k, c]:
+                    continue
+                diff = float(inner[c].get(old, 0) or 0) - float(inner[c].get(k, 0) or 0)
+                need = lim.min_n if c == "n_children" else lim.min_events
+                shown_old = old in d.index and bool(d.at[old, c])
+                if not shown_old or not (diff == 0 or diff >= need):
+                    out.append(Finding(files[lvl], f"cohort {unit}, area_code={code}, column {c}",
+                                       "the new poverty line gives away what the lage-inkomensgrens withholds",
+                                       f"difference {int(diff)}"))
     for lvl, d in shows.items():
         inner = inner_all[lvl]
         labels = pd.Series([k.split("|", 2) for k in d.index], index=d.index)

@@ -259,16 +259,22 @@ def main(argv: list[str]) -> int:
                         poor_share=a.poor_share, attrition=quiet)
     lines = ("poor",)
     if any("poor_new" in py.columns for py in years.values()):
-        st["child_poor_new"] = new_line_child_status(st, years, child_ages=tuple(a.child_ages),
-                                                     child_min_valid_years=a.child_min_valid_years,
-                                                     poor_share=a.poor_share)
-        lines = ("poor", "poor_new")
+        # Branch ihi writes the column in every year, NA where INHARMATAB has no row (before 2018).
+        new = new_line_child_status(st, years, child_ages=tuple(a.child_ages),
+                                    child_min_valid_years=a.child_min_valid_years, poor_share=a.poor_share)
+        if new.notna().any():
+            st["child_poor_new"] = new
+            lines = ("poor", "poor_new")
+        io.log.info("new armoedegrens: %d children with a status as young adults", int(new.notna().sum()))
     src = year_sources(years)
     units["parents_source"] = ["+".join(sorted({s for b in range(lo, hi + 1) for s in parents_source(
         b, parents_ages=tuple(a.parents_ages), sources=src).split("+") if s}))
         for lo, hi in zip(units["first_birth_year"], units["last_birth_year"])]
-    units_out = pd.concat([units.assign(line=LINES[ln]) for ln in lines], ignore_index=True)
     tables = unit_measures(st, units, region_name=a.region_name, lines=lines)
+    # A unit of the new line exists only where some of its children have a new-line status.
+    have = set(zip(tables["region"]["cohort"], tables["region"]["line"]))
+    units_out = pd.concat([units.assign(line=LINES[ln]) for ln in lines], ignore_index=True)
+    units_out = units_out[[(c, ln) in have or ln == LINES["poor"] for c, ln in zip(units_out["cohort"], units_out["line"])]]
     out = Path(a.out_dir)
     io.write_parquet(units_out, out / "units.parquet")
     io.write_parquet(st[["RINPERSOON", "birth_year", *LEVELS[:2], "buurt", "parents_poor", "child_poor"]

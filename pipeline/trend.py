@@ -42,9 +42,10 @@ MODEL = disclosure.CellModel(
     {**_T.vectors, "PP_NCP": _T.vectors["PP"] - _T.vectors["BOTH"], "NP_NCP": _T.vectors["NP"] - _T.vectors["NP_CP"]},
     {**_T.terms, "PP_NCP": {"n_parents_poor": 1, "n_both_poor": -1},
      "NP_NCP": {"n_children": 1, "n_parents_poor": -1, "n_child_poor": -1, "n_both_poor": 1}},
-    {**_T.reveals, **{f"eq:{q}": (q,) for q in EQS}})
+    {**_T.reveals, **{f"eq:{q}": (q,) for q in EQS}, **{f"line:{q}": (q,) for q in ("ALL", "PP", "NP")}})
 YA_LINE_COUNTS = ("n_young_adults", "n_poor")
 SECONDARY_UNITS = "secondary: with the cohorts published before, would give away a withheld birth year"
+SECONDARY_LINES = "secondary: the same children's lage-inkomensgrens row does not show it (or differs by a small group)"
 YA_LINE_SHARES = ("share_poor",)
 
 
@@ -117,7 +118,8 @@ def decide_units(measures: dict[str, pd.DataFrame], units: pd.DataFrame, areas: 
     """
     frames = {lvl: area_frame(areas, level=lvl, region_name=region_name) for lvl in LEVELS}
     internal, reasons = {}, {}
-    for line, lu in units.groupby("line", sort=False):
+    line_order = {ln: i for i, ln in enumerate(LINES.values())}
+    for line, lu in sorted(units.groupby("line", sort=False), key=lambda x: line_order.get(x[0], 99)):
         lu = lu.sort_values("order", kind="mergesort")
         singles = sorted(int(b) for b in lu.loc[~lu["pooled"].astype(bool), "first_birth_year"])
         pos = {b: i for i, b in enumerate(singles)}
@@ -166,6 +168,9 @@ def decide_units(measures: dict[str, pd.DataFrame], units: pd.DataFrame, areas: 
                          for lvl, t in tabs.items()}
             v = vector(u.first_birth_year, u.last_birth_year)
             protect = {lvl: {} for lvl in LEVELS}
+            if line != LINES["poor"] and (u.cohort, LINES["poor"]) in internal:
+                protect = same_children_rule(tabs, internal[(u.cohort, LINES["poor"])],
+                                             reasons[(u.cohort, LINES["poor"])], th=th)
             while True:
                 rs = disclosure.decide(tabs, ancestors=ancestors, th=th, row_rule=release_unit_row,
                                        counts=BASE_COUNTS, extra_rule=rank_rule, population="n_children",
@@ -193,18 +198,49 @@ def decide_units(measures: dict[str, pd.DataFrame], units: pd.DataFrame, areas: 
     return internal, reasons
 
 
+PARENT_SIDE = ("ALL", "PP", "NP")
+
+
+def same_children_rule(tabs: dict, old_tabs: dict, old_reasons: dict, *, th: Thresholds) -> dict:
+    """Protections for the new-line rows of a unit: they describe (nearly) the same children as the
+    lage-inkomensgrens rows, so their parents' side (children, parents poor, parents not poor) may
+    show only what the old line showed, and only where both populations are equal or differ by at
+    least the threshold (the difference is the children without a new-line status)."""
+    out = {lvl: {} for lvl in tabs}
+    for lvl, t in tabs.items():
+        old, why = old_tabs[lvl], old_reasons[lvl]
+        for area in t.index:
+            shown = [s for s in ORDER if s in why.columns and area in why.index and why.at[area, s] is None]
+            ok = derivable_equations(shown)
+            for q in PARENT_SIDE:
+                new_v = MODEL.values(t.loc[area], (q,))[0]
+                old_v = MODEL.values(old.loc[area], (q,))[0] if area in old.index else 0.0
+                diff = old_v - new_v
+                need = th.min_n if q == "ALL" else th.min_events
+                if q not in ok or not (diff == 0 or diff >= need):
+                    out[lvl].setdefault(area, set()).add(f"line:{q}")
+    return out
+
+
 def _name_unit_reasons(tabs, rs, protect, th) -> None:
-    """Where a statistic is withheld only because of the rule between units, say so."""
+    """Where a statistic is withheld only because of the rule between units (or between the two
+    poverty lines), say so."""
     for lvl, per in protect.items():
         for area, prot in per.items():
             eqs = {p for p in prot if str(p).startswith("eq:")}
-            if not eqs:
+            lines = {p for p in prot if str(p).startswith("line:")}
+            if not eqs and not lines:
                 continue
             row = tabs[lvl].loc[area]
-            alone = release_unit_row(row, th, protect=frozenset(prot - eqs))
-            for stat, why in alone.items():
-                if why is None and rs[lvl].at[area, stat] is not None:
+            no_eq = release_unit_row(row, th, protect=frozenset(prot - eqs))
+            neither = release_unit_row(row, th, protect=frozenset(prot - eqs - lines))
+            for stat in neither:
+                if rs[lvl].at[area, stat] is None:
+                    continue
+                if no_eq.get(stat) is None and eqs:
                     rs[lvl].at[area, stat] = SECONDARY_UNITS
+                elif neither[stat] is None and lines:
+                    rs[lvl].at[area, stat] = SECONDARY_LINES
 
 
 def _year_values(per_year, lvl, area, q, singles, released):
