@@ -530,6 +530,7 @@ rule trend:
         rolling=ROLLING,
         areas=f"{P}/geography/areas.parquet",
         transmission=expand(f"{T}/transmission_{{level}}.csv", level=["gemeente", "wijk", "region"]),
+        young_adults=expand(f"{T}/young_adults_{{level}}.csv", level=["gemeente", "wijk", "region"]),
         code=[src("trend"), src("disclosure"), src("export")],
     output:
         expand(f"{T}/cohorts_{{level}}.csv", level=TREND_LEVELS),

@@ -596,6 +596,31 @@ def audit_young_adults(tables: Mapping[str, pd.DataFrame], internal: Internal, *
     return out
 
 
+def young_adults_between_lines(new: Mapping[str, pd.DataFrame], old: Mapping[str, pd.DataFrame], internal: Internal,
+                               *, lim: Limits, files: Mapping[str, str]) -> list[Finding]:
+    """The new-line young adults are the §8 young adults less those without a new-line status: where
+    the new table gives its number away (the count or the share), the §8 table must show its own,
+    and the two must be equal or differ by at least ``min_n``."""
+    out = []
+    for lvl, t in new.items():
+        if not len(t) or lvl not in old or internal.ya_line is None or lvl not in internal.ya_line:
+            continue
+        shown = _numbers(t, ["n_young_adults", "share_poor"]).notna().any(axis=1)
+        o = old[lvl]
+        o_shown = dict(zip(zip(o["year"].astype(int), o["area_code"]), _numbers(o, ["n_young_adults"])["n_young_adults"]))
+        n_old = internal.young_adults[lvl].set_index(["year", "area_code"])["n_young_adults"] \
+            if lvl in internal.young_adults else pd.Series(dtype=float)
+        n_new = internal.ya_line[lvl].set_index(["year", "area_code"])["n_young_adults"]
+        for i in t.index[shown]:
+            key = (int(t.at[i, "year"]), t.at[i, "area_code"])
+            diff = float(n_old.get(key, 0)) - float(n_new.get(key, 0))
+            if pd.isna(o_shown.get(key, np.nan)) or not (lim.round_counts_to or diff == 0 or diff >= lim.min_n):
+                out.append(Finding(files[lvl], f"year={key[0]}, area_code={key[1]}",
+                                   "the new poverty line gives away young adults the §8 table withholds",
+                                   f"difference {int(diff)}"))
+    return out
+
+
 def _unit_years(label: str) -> tuple[int, int]:
     lo, _, hi = str(label).partition("-")
     return int(lo), int(hi or lo)
@@ -947,6 +972,7 @@ def audit_outputs(root: Path, *, internal: Internal, lim: Limits, provenance: Ma
     if yal:
         line = Internal({}, internal.ya_line or {}, internal.ya_line_persons, region_name=internal.region_name)
         res.findings += audit_young_adults(yal, line, lim=lim, files=yal_files)
+        res.findings += young_adults_between_lines(yal, ya, internal, lim=lim, files=yal_files)
     for e in res.files:
         if e["kind"] in ("cohorts", "young_adults_line"):
             e["checks"] += ["primary rules", "derived values", "cells within a row", "nested areas"] \

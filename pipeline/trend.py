@@ -45,7 +45,8 @@ MODEL = disclosure.CellModel(
     {**_T.reveals, **{f"eq:{q}": (q,) for q in EQS}, **{f"line:{q}": (q,) for q in ("ALL", "PP", "NP")}})
 YA_LINE_COUNTS = ("n_young_adults", "n_poor")
 SECONDARY_UNITS = "secondary: with the cohorts published before, would give away a withheld birth year"
-SECONDARY_LINES = "secondary: the same children's lage-inkomensgrens row does not show it (or differs by a small group)"
+SECONDARY_LINES = ("secondary: the lage-inkomensgrens row of the same persons does not show it, or the two differ "
+                   "by a small group")
 YA_LINE_SHARES = ("share_poor",)
 
 
@@ -297,9 +298,15 @@ def export_units(measures, units, areas, *, region_name, th, fixed=None, fixed_y
 
 
 def export_young_adults_line(ya: dict[str, pd.DataFrame], flags_new: pd.DataFrame, areas: pd.DataFrame, *,
-                             region_name: str, th: Thresholds):
+                             region_name: str, th: Thresholds, old: dict[str, pd.DataFrame] | None = None):
     """Released young adults by the new armoedegrens per year and level, oldest year first (as the
-    §8 tables): cell rule, nested areas, and between years with this year's count withheld."""
+    §8 tables): cell rule, nested areas, and between years with this year's count withheld.
+
+    ``old[level]``: the released §8 table (year, area_code, n_young_adults; empty where withheld).
+    The new line counts the same young adults, less those without a new-line status, so its
+    ``n_young_adults`` (and the share, which gives it) is shown only where the old table shows its
+    own and both are equal or differ by at least ``min_n`` (with rounding: where the old one is shown).
+    """
     frames = {lvl: area_frame(areas, level=lvl, region_name=region_name) for lvl in LEVELS}
     years = sorted(set().union(*[set(t["year"]) for t in ya.values()])) if ya else []
     internal = {}
@@ -318,7 +325,22 @@ def export_young_adults_line(ya: dict[str, pd.DataFrame], flags_new: pd.DataFram
             t[list(YA_LINE_COUNTS)] = t[list(YA_LINE_COUNTS)].fillna(0).astype("int64")
             internal[year][lvl] = t
 
+    by_line: dict[int, dict[str, set]] = {y: {lvl: set() for lvl in LEVELS} for y in years}
+    if old is not None:
+        for year in years:
+            for lvl in LEVELS:
+                o = old[lvl]
+                o = o[o["year"] == year].set_index("area_code")["n_young_adults"]
+                for area, n_new in internal[year][lvl]["n_young_adults"].items():
+                    n_old = o.get(area, np.nan)
+                    same = pd.notna(n_old) and (bool(th.round_counts_to) or n_old - n_new == 0 or n_old - n_new >= th.min_n)
+                    if n_new > 0 and not same:
+                        by_line[year][lvl].add(area)
+
     def decide_year(year, protect):
+        for lvl, areas_ in by_line[year].items():
+            for area in areas_:
+                protect[lvl].setdefault(area, set()).add("n_young_adults")
         anc = {lvl: t[[c for c in ("region", "gemeente") if c in t.columns and c != lvl]]
                for lvl, t in internal[year].items()}
         return disclosure.decide(internal[year], ancestors=anc, th=th, row_rule=disclosure.release_young_adult_row,
@@ -352,7 +374,8 @@ def export_young_adults_line(ya: dict[str, pd.DataFrame], flags_new: pd.DataFram
             r = reasons[year][lvl].copy()
             for area, cs in protect[year][lvl].items():
                 for c in cs:
-                    r.loc[area, c] = disclosure.SECONDARY_YEARS
+                    r.loc[area, c] = (SECONDARY_LINES if c == "n_young_adults" and area in by_line[year][lvl]
+                                      else disclosure.SECONDARY_YEARS)
             rel = disclosure.apply(internal[year][lvl], r, th=th, counts=YA_LINE_COUNTS, rates=YA_LINE_SHARES)
             entries.append(check_entries(f"young_adults_line_{lvl}", internal[year][lvl], r, rel, th, year=year,
                                          n_of=lambda stat, t: "n_young_adults" if stat == "share_poor" else stat))
@@ -420,7 +443,8 @@ def main(argv: list[str]) -> int:
                                  fixed_years=tuple(a.pooled_birth_years))
     ya = {lvl: io.read_parquet(d / f"young_adults_line_{lvl}.parquet") for lvl in LEVELS}
     flags_new = io.read_parquet(d / "young_adults_line_persons.parquet")
-    ya_tables, ya_cells = export_young_adults_line(ya, flags_new, areas, region_name=a.region_name, th=th)
+    old = {lvl: pd.read_csv(Path(a.tables_dir) / f"young_adults_{lvl}.csv", dtype={"area_code": str}) for lvl in LEVELS}
+    ya_tables, ya_cells = export_young_adults_line(ya, flags_new, areas, region_name=a.region_name, th=th, old=old)
     out = Path(a.tables_dir)
     files = []
     for lvl in LEVELS:
