@@ -7,8 +7,8 @@ population of children that overlaps the others; the pooled table of config ``co
 overlapping units would give away the cells of a birth year. Units are therefore decided one by
 one, in the order of :func:`pipeline.rolling.cohort_units` (the existing pooled table first, as
 published), each within itself by the cell and nested rules of :mod:`pipeline.disclosure`, and then
-against the units already decided: for every area and every count equation of the 2x2 table
-(children, parents poor, child poor, both, and the two parents-not-poor ones), the released units
+against the units already decided: for every area and every equation of the 2x2 table (the
+margins: children, parents poor, child poor, parents not poor; and its four cells), the released units
 must not determine any single withheld birth year, nor a combination of withheld birth years with
 fewer than the threshold (:func:`pool_leak`). Where they would, the *new* unit's statistics that
 give the equation away are withheld; earlier units are never changed.
