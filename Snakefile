@@ -530,6 +530,104 @@ rule factsheets:
         " --young-ages {params.young_ages[0]} {params.young_ages[1]} {params.synthetic} 2> {log:q}"
 
 
+# ----------------------------------------------------------------------------- rolling cohorts and trends
+# Issue #6: every birth cohort that fits the income years on disk (and rolling pools), released in
+# order so that published numbers stand when a year is added; trend tables and charts from them.
+TREND = config["trend"]
+TREND_LEVELS = ["gemeente", "wijk", "region"]
+ROLLING = [f"{P}/rolling/{f}.parquet" for f in ["units", "statuses", "young_adults_line_persons"]
+           + [f"measures_{lv}" for lv in TREND_LEVELS] + [f"young_adults_line_{lv}" for lv in TREND_LEVELS]]
+
+
+rule rolling:
+    input:
+        persons=f"{P}/ingest/persons.parquet",
+        parents=f"{P}/ingest/parents.parquet",
+        addresses=f"{P}/ingest/addresses.parquet",
+        areas=f"{P}/ingest/areas.parquet",
+        person_years=person_years,
+        young_adults=f"{P}/young_adults/young_adults_persons.parquet",
+        code=[src("rolling"), src("status"), src("cohort"), src("upbringing"), src("measures")],
+    output:
+        ROLLING,
+    params:
+        w=config["windows"],
+        both="--require-both-parents" if config["cohort"]["require_both_parents"] else "",
+        gap=config["cohort"]["min_parent_age_gap"],
+        age=config["upbringing"]["reference_age"],
+        pools=TREND["pool_sizes"],
+        region=REGION,
+        region_name=REGION_NAME,
+    log:
+        "logs/rolling.log",
+    benchmark:
+        "benchmarks/rolling.tsv"
+    shell:
+        "{PY:q} -m pipeline rolling --persons {input.persons:q} --parents {input.parents:q}"
+        " --addresses {input.addresses:q} --areas {input.areas:q} --person-years {input.person_years:q}"
+        " --young-adults {input.young_adults:q} --region {params.region} --region-name {params.region_name:q}"
+        " {params.both} --min-parent-age-gap {params.gap} --reference-age {params.age}"
+        " --parents-ages {params.w[parents_ages][0]} {params.w[parents_ages][1]}"
+        " --parents-min-valid-years {params.w[parents_min_valid_years]}"
+        " --child-ages {params.w[child_ages][0]} {params.w[child_ages][1]}"
+        " --child-min-valid-years {params.w[child_min_valid_years]} --poor-share {params.w[poor_share]}"
+        " --pool-sizes {params.pools} --out-dir {P}/rolling 2> {log:q}"
+
+
+rule trend:
+    input:
+        rolling=ROLLING,
+        areas=f"{P}/geography/areas.parquet",
+        transmission=expand(f"{T}/transmission_{{level}}.csv", level=["gemeente", "wijk", "region"]),
+        young_adults=expand(f"{T}/young_adults_{{level}}.csv", level=["gemeente", "wijk", "region"]),
+        code=[src("trend"), src("disclosure"), src("export")],
+    output:
+        expand(f"{T}/cohorts_{{level}}.csv", level=TREND_LEVELS),
+        expand(f"{T}/young_adults_line_{{level}}.csv", level=TREND_LEVELS),
+        check_json="reports/output_check_trend.json",
+        check_md="reports/output_check_trend.md",
+    params:
+        d=config["disclosure"],
+        rounding=config["disclosure"]["round_counts_to"] or 0,
+        pooled=config["cohort"]["birth_years"],
+        region_name=REGION_NAME,
+        synthetic="--synthetic" if SYN["enabled"] else "",
+    log:
+        "logs/trend.log",
+    benchmark:
+        "benchmarks/trend.tsv"
+    shell:
+        "{PY:q} -m pipeline trend --rolling-dir {P}/rolling --areas {input.areas:q} --transmission-dir {T}"
+        " --pooled-birth-years {params.pooled[0]} {params.pooled[1]} --region-name {params.region_name:q}"
+        " --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
+        " --round-counts-to {params.rounding} {params.synthetic} --tables-dir {T}"
+        " --check-json {output.check_json:q} --check-md {output.check_md:q} 2> {log:q}"
+
+
+rule trend_charts:
+    input:
+        tables=expand(f"{T}/{{name}}_{{level}}.csv", name=["cohorts", "young_adults", "young_adults_line"],
+                      level=["gemeente", "region"]),
+        code=[src("trend_charts"), src("maps")],
+    output:
+        tables=expand(f"{T}/trend_{{level}}.csv", level=["gemeente", "region"]),
+        figures=[report(f"figures/trend_{g}.png", caption="report/trend.rst", category="Trends",
+                        labels={"gebied": g}) for g in SHEET_NAMES],
+    params:
+        region=REGION,
+        region_name=REGION_NAME,
+        synthetic="--synthetic" if SYN["enabled"] else "",
+    log:
+        "logs/trend_charts.log",
+    benchmark:
+        "benchmarks/trend_charts.tsv"
+    shell:
+        "{PY:q} -m pipeline trend_charts --tables-dir {T} --gemeenten {params.region}"
+        " --region-name {params.region_name:q} --figures-dir figures {params.synthetic} 2> {log:q}"
+
+
+EXTRA_TARGETS += rules.trend.output
+EXTRA_TARGETS += rules.trend_charts.output
 EXTRA_TARGETS += rules.maps.output
 EXTRA_TARGETS += rules.hotspots.output
 EXTRA_TARGETS += rules.factsheets.output
@@ -617,6 +715,7 @@ rule audit:
         young_adults=expand(f"{P}/young_adults/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
         persons=f"{P}/young_adults/young_adults_persons.parquet",
         statuses=f"{P}/status/statuses.parquet",
+        rolling=ROLLING,
         attrition=attrition_files,
         public=PUBLIC_INPUTS,
         code=src("audit"),
@@ -628,6 +727,7 @@ rule audit:
         rounding=config["disclosure"]["round_counts_to"] or 0,
         region_name=REGION_NAME,
         provenance=provenance,
+        pooled=config["cohort"]["birth_years"],
         code_dir=os.path.join(workflow.basedir, "pipeline"),
     log:
         "logs/audit.log",
@@ -635,8 +735,8 @@ rule audit:
         "benchmarks/audit.tsv"
     shell:
         "{PY:q} -m pipeline audit --measures-dir {P}/measures --young-adults-dir {P}/young_adults"
-        " --statuses {input.statuses:q} --attrition {input.attrition:q} --region-name {params.region_name:q}"
-        " --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
+        " --statuses {input.statuses:q} --rolling-dir {P}/rolling --pooled-birth-years {params.pooled[0]} {params.pooled[1]}"
+        " --attrition {input.attrition:q} --region-name {params.region_name:q} --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
         " --round-counts-to {params.rounding} --provenance {params.provenance:q} --public {input.public:q}"
         " --code-dir {params.code_dir:q} --out-json {output.json:q} --out-md {output.md:q} 2> {log:q}"
 

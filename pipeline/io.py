@@ -290,6 +290,12 @@ def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataF
     return df
 
 
+def parquet_columns(path: str | Path) -> list[str]:
+    """The column names of a Parquet file, without reading its data."""
+    import pyarrow.parquet as pq
+    return list(pq.read_schema(path).names)
+
+
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     _atomic(Path(path), lambda p: df.to_csv(p, index=False, lineterminator="\n"))
 

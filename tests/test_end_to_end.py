@@ -24,6 +24,10 @@ T = 10
 
 
 def snakemake(workdir, *args, timeout=900, env=None):
+    env = dict(os.environ if env is None else env)
+    # The jobs run `python -m pipeline` in the work folder: import this checkout's package, not
+    # whichever copy the virtual environment has installed.
+    env["PYTHONPATH"] = os.pathsep.join([p for p in (env.get("PYTHONPATH", ""), str(ROOT)) if p])
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(ROOT / "config" / "test.yaml"), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -355,6 +359,40 @@ def test_young_adults_and_attrition_exported(run):
     assert ya["share_poor"].between(0, 1).all()
     att = pd.read_csv(run / "reports/tables/attrition.csv")
     assert {"cohort", "upbringing", "status", "household", "young_adults"} <= set(att["step"])
+
+
+def test_rolling_cohorts_and_trends(run):
+    """Issue #6: every birth cohort that fits 2011-2023 and the rolling pools, released; trend tables
+    with intervals; one chart per gemeente and the region."""
+    for lvl in ("gemeente", "wijk", "region"):
+        t = pd.read_csv(run / f"reports/tables/cohorts_{lvl}.csv", dtype={"cohort": str, "area_code": str})
+        assert set(t["cohort"]) == {"1995", "1996", "1997", "1998", "1999", "1995-1997", "1996-1998", "1997-1999"}
+        assert set(t["line"]) == {"lage-inkomensgrens"}          # the synthetic files have no poor_new
+        assert not t.duplicated(["cohort", "line", "area_code"]).any()
+        assert list(t.loc[t["cohort"].isin(["1995", "1996"]), "provisional"].unique()) == [False]
+        assert t.loc[t["cohort"] == "1999", "provisional"].all()
+        rel = t["outflow"].notna()
+        assert not (t["outflow_ci_low"].notna() & ~rel).any()
+        assert (t.loc[t["n_children"].notna(), "n_children"] >= T).all()
+        line = pd.read_csv(run / f"reports/tables/young_adults_line_{lvl}.csv")
+        assert line.empty and "share_poor" in line.columns
+    region = pd.read_csv(run / "reports/tables/cohorts_region.csv", dtype={"cohort": str})
+    assert region["outflow"].notna().sum() >= 3
+    trend = pd.read_csv(run / "reports/tables/trend_region.csv")
+    years = trend[(trend["series"] == "inkomensjaar") & (trend["line"] == "lage-inkomensgrens")]
+    assert sorted(years["year"].astype(int)) == list(range(2011, 2024))
+    assert (years["ci_low"] <= years["value"]).all() and (years["value"] <= years["ci_high"]).all()
+    assert years.loc[years["year"] == 2018, "definition_note"].str.contains("2018").all()
+    assert {"geboortecohort"} <= set(trend["series"])
+    gem = pd.read_csv(run / "reports/tables/trend_gemeente.csv", dtype={"area_code": str})
+    assert set(gem["area_code"]) <= set(REGION)
+    for name in REGION + ["regio"]:
+        assert (run / f"figures/trend_{name}.png").stat().st_size > 10_000
+    check = json.loads((run / "reports/output_check_trend.json").read_text(encoding="utf-8"))
+    assert {c["table"] for c in check["cells"]} >= {"cohorts_gemeente", "cohorts_wijk", "cohorts_region"}
+    audit = json.loads((run / "reports/audit.json").read_text(encoding="utf-8"))
+    kinds = {e["path"]: e for e in audit["files"]}
+    assert "differences between cohorts" in kinds["reports/tables/cohorts_region.csv"]["checks"]
 
 
 def test_maps_written(run):
