@@ -367,7 +367,8 @@ def test_rolling_cohorts_and_trends(run):
     for lvl in ("gemeente", "wijk", "region"):
         t = pd.read_csv(run / f"reports/tables/cohorts_{lvl}.csv", dtype={"cohort": str, "area_code": str})
         assert set(t["cohort"]) == {"1995", "1996", "1997", "1998", "1999", "1995-1997", "1996-1998", "1997-1999"}
-        assert set(t["line"]) == {"lage-inkomensgrens"}          # the synthetic files have no poor_new
+        # the synthetic files carry INHARMATAB from 2018: the new line runs beside the old one
+        assert set(t["line"]) == {"lage-inkomensgrens", "nieuwe armoedegrens"}
         assert not t.duplicated(["cohort", "line", "area_code"]).any()
         assert list(t.loc[t["cohort"].isin(["1995", "1996"]), "provisional"].unique()) == [False]
         assert t.loc[t["cohort"] == "1999", "provisional"].all()
@@ -375,7 +376,8 @@ def test_rolling_cohorts_and_trends(run):
         assert not (t["outflow_ci_low"].notna() & ~rel).any()
         assert (t.loc[t["n_children"].notna(), "n_children"] >= T).all()
         line = pd.read_csv(run / f"reports/tables/young_adults_line_{lvl}.csv")
-        assert line.empty and "share_poor" in line.columns
+        assert not line.empty and "share_poor" in line.columns
+        assert line["year"].min() == 2018 and set(line["line"]) == {"nieuwe armoedegrens"}
     region = pd.read_csv(run / "reports/tables/cohorts_region.csv", dtype={"cohort": str})
     assert region["outflow"].notna().sum() >= 3
     trend = pd.read_csv(run / "reports/tables/trend_region.csv")
@@ -384,6 +386,9 @@ def test_rolling_cohorts_and_trends(run):
     assert (years["ci_low"] <= years["value"]).all() and (years["value"] <= years["ci_high"]).all()
     assert years.loc[years["year"] == 2018, "definition_note"].str.contains("2018").all()
     assert {"geboortecohort"} <= set(trend["series"])
+    # both lines over their overlap years, side by side
+    new_years = trend[(trend["series"] == "inkomensjaar") & (trend["line"] == "nieuwe armoedegrens")]
+    assert len(new_years) >= 2 and new_years["year"].astype(int).between(2018, 2023).all()
     gem = pd.read_csv(run / "reports/tables/trend_gemeente.csv", dtype={"area_code": str})
     assert set(gem["area_code"]) <= set(REGION)
     for name in REGION + ["regio"]:
