@@ -30,6 +30,8 @@ demo: $(STAMP)
 	@echo "  maps:          figures/{measure}_{buurt,wijk,gemeente}.png/.pdf, figures/kaart.html (offline)"
 	@echo "  hotspots:      reports/tables/hotspots_{buurt,wijk,summary}.csv, figures/hotspots_*.png"
 	@echo "  fact sheets:   reports/factsheets/feitenblad_{GMxxxx,regio}.html/.pdf"
+	@echo "  trends:        reports/tables/cohorts_{gemeente,wijk,region}.csv, trend_{gemeente,region}.csv,"
+	@echo "                 figures/trend_{GMxxxx,regio}.png; output check: reports/output_check_trend.md"
 	@echo "  report:        $(PY) -m snakemake --report report.html"
 	@echo "  timings:       benchmarks/*.tsv; logs: logs/*.log"
 

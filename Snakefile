@@ -2,6 +2,7 @@
 # Every step is `python -m pipeline <step>`; this file only wires them. See README.md.
 import json
 import os
+import shlex
 import sys
 
 from snakemake.utils import min_version, validate
@@ -12,6 +13,11 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
 
 sys.path.insert(0, workflow.basedir)
+# Steps run `python -m pipeline` in the working directory (--directory): let them import this
+# checkout's package, not another copy installed in the environment (an editable install of
+# another checkout would otherwise win).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [workflow.basedir] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != workflow.basedir])
 from pipeline.io import discover, newest, pick_per_key  # noqa: E402
 
 # ----------------------------------------------------------------------------- helpers
@@ -43,24 +49,66 @@ def raw_table(table):
 
 
 def yearly(table):
-    spec = config["files"][table]
+    spec = config["files"].get(table)
+    if spec is None:
+        return {}
     return pick_per_key(discover(RAW, dirs=spec["dirs"], pattern=spec["pattern"]))
 
 
+def inhatab_years():
+    return set(yearly("income")) & set(yearly("koppel"))
+
+
+def ihi_years():
+    """Years with an IHI file and its Koppeltabel_IPI_IHI_IVB; where INHATAB exists too, INHATAB wins."""
+    return (set(yearly("ihi")) & set(yearly("ihi_koppel"))) - inhatab_years()
+
+
 def income_years():
-    """Income years with both an INHATAB and a KOPPELPERSOONHUISHOUDEN file (or those configured)."""
+    """Income years with INHATAB + KOPPELPERSOONHUISHOUDEN or IHI + Koppeltabel_IPI_IHI_IVB files
+    (or those configured)."""
     raw_ready()
-    on_disk = sorted(set(yearly("income")) & set(yearly("koppel")))
+    on_disk = sorted(inhatab_years() | ihi_years())
     wanted = config.get("income_years")
     if wanted:
         missing = sorted(set(wanted) - set(on_disk))
         if missing:
-            raise ValueError(f"income years {missing} configured but INHATAB/KOPPELPERSOONHUISHOUDEN files "
-                             f"for them are not under {RAW}")
+            raise ValueError(f"income years {missing} configured but neither INHATAB/KOPPELPERSOONHUISHOUDEN nor "
+                             f"IHI/Koppeltabel_IPI_IHI_IVB files for them are under {RAW}")
         return sorted(wanted)
     if not on_disk:
-        raise ValueError(f"no income year has both INHATAB and KOPPELPERSOONHUISHOUDEN files under {RAW}")
+        raise ValueError(f"no income year has INHATAB and KOPPELPERSOONHUISHOUDEN (or IHI and "
+                         f"Koppeltabel_IPI_IHI_IVB) files under {RAW}")
     return on_disk
+
+
+def household_inputs(wildcards):
+    """INHATAB + KOPPELPERSOONHUISHOUDEN of the year, or IHI + Koppeltabel_IPI_IHI_IVB; INHARMATAB
+    where the year has one."""
+    raw_ready()
+    y = int(wildcards.year)
+    if y in inhatab_years():
+        files = {"income": f"{P}/ingest/income_{y}.parquet", "koppel": f"{P}/ingest/koppel_{y}.parquet"}
+    elif y in ihi_years():
+        files = {"ihi": f"{P}/ingest/ihi_{y}.parquet", "ihi_koppel": f"{P}/ingest/ihi_koppel_{y}.parquet"}
+    else:
+        raise ValueError(f"income year {y}: neither INHATAB/KOPPELPERSOONHUISHOUDEN nor IHI/Koppeltabel_IPI_IHI_IVB "
+                         f"files under {RAW}")
+    if y in yearly("inharma"):
+        files["inharma"] = f"{P}/ingest/inharma_{y}.parquet"
+    return files
+
+
+def household_args(wildcards, input):
+    """Command-line options for the household step: its input files, and the BVRLICAT(L) codes in IHI
+    years only (so that changing them reruns only those years)."""
+    args = " ".join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in input.items() if k != "code")
+    if "ihi" in input.keys():
+        ihi = config["ihi"]
+        args += (f" --licat-below {' '.join(map(str, ihi['licat_below']))}"
+                 f" --licatl-below {' '.join(map(str, ihi['licatl_below']))}"
+                 f" --licat-missing {' '.join(map(str, ihi['licat_missing']))}")
+    return args
 
 
 def person_years(wildcards):
@@ -84,7 +132,7 @@ def src(step):
 
 wildcard_constraints:
     table="persons|parents|addresses|areas",
-    ytable="income|koppel",
+    ytable="income|koppel|ihi_koppel|ihi|inharma",
     year=r"\d{4}",
 
 
@@ -155,18 +203,19 @@ rule ingest_year:
 
 rule household:
     input:
-        income=f"{P}/ingest/income_{{year}}.parquet",
-        koppel=f"{P}/ingest/koppel_{{year}}.parquet",
+        unpack(household_inputs),
         code=src("household"),
     output:
         person_year=f"{P}/household/person_year_{{year}}.parquet",
         attrition=f"{P}/household/attrition_{{year}}.csv",
+    params:
+        args=lambda wildcards, input: household_args(wildcards, input),
     log:
         "logs/household_{year}.log",
     benchmark:
         "benchmarks/household_{year}.tsv"
     shell:
-        "{PY:q} -m pipeline household --income {input.income:q} --koppel {input.koppel:q} --year {wildcards.year}"
+        "{PY:q} -m pipeline household {params.args} --year {wildcards.year}"
         " --out {output.person_year:q} --attrition {output.attrition:q} 2> {log:q}"
 
 
@@ -481,6 +530,104 @@ rule factsheets:
         " --young-ages {params.young_ages[0]} {params.young_ages[1]} {params.synthetic} 2> {log:q}"
 
 
+# ----------------------------------------------------------------------------- rolling cohorts and trends
+# Issue #6: every birth cohort that fits the income years on disk (and rolling pools), released in
+# order so that published numbers stand when a year is added; trend tables and charts from them.
+TREND = config["trend"]
+TREND_LEVELS = ["gemeente", "wijk", "region"]
+ROLLING = [f"{P}/rolling/{f}.parquet" for f in ["units", "statuses", "young_adults_line_persons"]
+           + [f"measures_{lv}" for lv in TREND_LEVELS] + [f"young_adults_line_{lv}" for lv in TREND_LEVELS]]
+
+
+rule rolling:
+    input:
+        persons=f"{P}/ingest/persons.parquet",
+        parents=f"{P}/ingest/parents.parquet",
+        addresses=f"{P}/ingest/addresses.parquet",
+        areas=f"{P}/ingest/areas.parquet",
+        person_years=person_years,
+        young_adults=f"{P}/young_adults/young_adults_persons.parquet",
+        code=[src("rolling"), src("status"), src("cohort"), src("upbringing"), src("measures")],
+    output:
+        ROLLING,
+    params:
+        w=config["windows"],
+        both="--require-both-parents" if config["cohort"]["require_both_parents"] else "",
+        gap=config["cohort"]["min_parent_age_gap"],
+        age=config["upbringing"]["reference_age"],
+        pools=TREND["pool_sizes"],
+        region=REGION,
+        region_name=REGION_NAME,
+    log:
+        "logs/rolling.log",
+    benchmark:
+        "benchmarks/rolling.tsv"
+    shell:
+        "{PY:q} -m pipeline rolling --persons {input.persons:q} --parents {input.parents:q}"
+        " --addresses {input.addresses:q} --areas {input.areas:q} --person-years {input.person_years:q}"
+        " --young-adults {input.young_adults:q} --region {params.region} --region-name {params.region_name:q}"
+        " {params.both} --min-parent-age-gap {params.gap} --reference-age {params.age}"
+        " --parents-ages {params.w[parents_ages][0]} {params.w[parents_ages][1]}"
+        " --parents-min-valid-years {params.w[parents_min_valid_years]}"
+        " --child-ages {params.w[child_ages][0]} {params.w[child_ages][1]}"
+        " --child-min-valid-years {params.w[child_min_valid_years]} --poor-share {params.w[poor_share]}"
+        " --pool-sizes {params.pools} --out-dir {P}/rolling 2> {log:q}"
+
+
+rule trend:
+    input:
+        rolling=ROLLING,
+        areas=f"{P}/geography/areas.parquet",
+        transmission=expand(f"{T}/transmission_{{level}}.csv", level=["gemeente", "wijk", "region"]),
+        young_adults=expand(f"{T}/young_adults_{{level}}.csv", level=["gemeente", "wijk", "region"]),
+        code=[src("trend"), src("disclosure"), src("export")],
+    output:
+        expand(f"{T}/cohorts_{{level}}.csv", level=TREND_LEVELS),
+        expand(f"{T}/young_adults_line_{{level}}.csv", level=TREND_LEVELS),
+        check_json="reports/output_check_trend.json",
+        check_md="reports/output_check_trend.md",
+    params:
+        d=config["disclosure"],
+        rounding=config["disclosure"]["round_counts_to"] or 0,
+        pooled=config["cohort"]["birth_years"],
+        region_name=REGION_NAME,
+        synthetic="--synthetic" if SYN["enabled"] else "",
+    log:
+        "logs/trend.log",
+    benchmark:
+        "benchmarks/trend.tsv"
+    shell:
+        "{PY:q} -m pipeline trend --rolling-dir {P}/rolling --areas {input.areas:q} --transmission-dir {T}"
+        " --pooled-birth-years {params.pooled[0]} {params.pooled[1]} --region-name {params.region_name:q}"
+        " --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
+        " --round-counts-to {params.rounding} {params.synthetic} --tables-dir {T}"
+        " --check-json {output.check_json:q} --check-md {output.check_md:q} 2> {log:q}"
+
+
+rule trend_charts:
+    input:
+        tables=expand(f"{T}/{{name}}_{{level}}.csv", name=["cohorts", "young_adults", "young_adults_line"],
+                      level=["gemeente", "region"]),
+        code=[src("trend_charts"), src("maps")],
+    output:
+        tables=expand(f"{T}/trend_{{level}}.csv", level=["gemeente", "region"]),
+        figures=[report(f"figures/trend_{g}.png", caption="report/trend.rst", category="Trends",
+                        labels={"gebied": g}) for g in SHEET_NAMES],
+    params:
+        region=REGION,
+        region_name=REGION_NAME,
+        synthetic="--synthetic" if SYN["enabled"] else "",
+    log:
+        "logs/trend_charts.log",
+    benchmark:
+        "benchmarks/trend_charts.tsv"
+    shell:
+        "{PY:q} -m pipeline trend_charts --tables-dir {T} --gemeenten {params.region}"
+        " --region-name {params.region_name:q} --figures-dir figures {params.synthetic} 2> {log:q}"
+
+
+EXTRA_TARGETS += rules.trend.output
+EXTRA_TARGETS += rules.trend_charts.output
 EXTRA_TARGETS += rules.maps.output
 EXTRA_TARGETS += rules.hotspots.output
 EXTRA_TARGETS += rules.factsheets.output
@@ -568,6 +715,7 @@ rule audit:
         young_adults=expand(f"{P}/young_adults/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
         persons=f"{P}/young_adults/young_adults_persons.parquet",
         statuses=f"{P}/status/statuses.parquet",
+        rolling=ROLLING,
         attrition=attrition_files,
         public=PUBLIC_INPUTS,
         code=src("audit"),
@@ -579,6 +727,7 @@ rule audit:
         rounding=config["disclosure"]["round_counts_to"] or 0,
         region_name=REGION_NAME,
         provenance=provenance,
+        pooled=config["cohort"]["birth_years"],
         code_dir=os.path.join(workflow.basedir, "pipeline"),
     log:
         "logs/audit.log",
@@ -586,8 +735,8 @@ rule audit:
         "benchmarks/audit.tsv"
     shell:
         "{PY:q} -m pipeline audit --measures-dir {P}/measures --young-adults-dir {P}/young_adults"
-        " --statuses {input.statuses:q} --attrition {input.attrition:q} --region-name {params.region_name:q}"
-        " --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
+        " --statuses {input.statuses:q} --rolling-dir {P}/rolling --pooled-birth-years {params.pooled[0]} {params.pooled[1]}"
+        " --attrition {input.attrition:q} --region-name {params.region_name:q} --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
         " --round-counts-to {params.rounding} --provenance {params.provenance:q} --public {input.public:q}"
         " --code-dir {params.code_dir:q} --out-json {output.json:q} --out-md {output.md:q} 2> {log:q}"
 

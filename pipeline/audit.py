@@ -28,7 +28,9 @@ from .errors import PipelineInputError
 from .young_adults import SHARES as YA_SHARES
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".json", ".md", ".html", ".htm", ".txt", ".svg", ".geojson", ".xml", ".yaml"}
-KEY_COLUMNS = {"area_code", "area_name", "level", "group", "year", "suppressed"}
+KEY_COLUMNS = {"area_code", "area_name", "level", "group", "year", "suppressed",
+               # the per-cohort tables (issue #6): which unit and poverty line a row is about
+               "cohort", "line", "first_birth_year", "last_birth_year", "pooled", "provisional", "parents_source"}
 DERIVED = ("_ci_low", "_ci_high", "_eb", "_reliability")
 TOTAL = "totaal"
 # 9 digits standing alone (optionally after one letter, as in "R000123456"), not the decimals of a
@@ -79,6 +81,10 @@ class Internal:
     attrition: pd.DataFrame | None = None              # step, check, unit, n_before, n_after, n_dropped
     statuses: pd.DataFrame | None = None               # the children's statuses (model assumptions)
     region_name: str = "Veenkoloniën"
+    cohorts: dict[str, pd.DataFrame] | None = None     # level -> rolling measures, indexed "cohort|line|area_code"
+    ya_line: dict[str, pd.DataFrame] | None = None     # level -> young adults by the new line
+    ya_line_persons: pd.DataFrame | None = None        # year, RINPERSOON, gemeente, wijk, poor (new line)
+    pooled_birth_years: tuple[int, int] | None = None  # the birth years of transmission_*.csv
 
 
 @dataclass
@@ -237,6 +243,8 @@ def read_released_csv(path: Path) -> pd.DataFrame:
 
 
 def _numbers(t: pd.DataFrame, cols: Iterable[str]) -> pd.DataFrame:
+    if not len(t):  # an empty table (e.g. the new poverty line before 2018 data exist) holds no numbers
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols}, index=t.index)
     return t[list(cols)].apply(lambda s: pd.to_numeric(s.where(s != "", None), errors="coerce"))
 
 
@@ -405,6 +413,8 @@ def nested_findings(parts: pd.DataFrame, *, counts: list[str], lim: Limits, popu
     out = []
     p = parts[parts["inhabited"]]
     for c in counts:
+        if f"total_shows_{c}" not in p.columns:  # a table without this count (e.g. the new-line young adults)
+            continue
         need = lim.min_n if c == population else lim.min_events
         q = p[p[f"total_shows_{c}"] & ~p[f"shows_{c}"]]
         if q.empty:
@@ -586,6 +596,185 @@ def audit_young_adults(tables: Mapping[str, pd.DataFrame], internal: Internal, *
     return out
 
 
+def young_adults_between_lines(new: Mapping[str, pd.DataFrame], old: Mapping[str, pd.DataFrame], internal: Internal,
+                               *, lim: Limits, files: Mapping[str, str]) -> list[Finding]:
+    """The new-line young adults are the §8 young adults less those without a new-line status: where
+    the new table gives its number away (the count or the share), the §8 table must show its own,
+    and the two must be equal or differ by at least ``min_n``."""
+    out = []
+    for lvl, t in new.items():
+        if not len(t) or lvl not in old or internal.ya_line is None or lvl not in internal.ya_line:
+            continue
+        shown = _numbers(t, ["n_young_adults", "share_poor"]).notna().any(axis=1)
+        o = old[lvl]
+        o_shown = dict(zip(zip(o["year"].astype(int), o["area_code"]), _numbers(o, ["n_young_adults"])["n_young_adults"]))
+        n_old = internal.young_adults[lvl].set_index(["year", "area_code"])["n_young_adults"] \
+            if lvl in internal.young_adults else pd.Series(dtype=float)
+        n_new = internal.ya_line[lvl].set_index(["year", "area_code"])["n_young_adults"]
+        for i in t.index[shown]:
+            key = (int(t.at[i, "year"]), t.at[i, "area_code"])
+            diff = float(n_old.get(key, 0)) - float(n_new.get(key, 0))
+            if pd.isna(o_shown.get(key, np.nan)) or not (lim.round_counts_to or diff == 0 or diff >= lim.min_n):
+                out.append(Finding(files[lvl], f"year={key[0]}, area_code={key[1]}",
+                                   "the new poverty line gives away young adults the §8 table withholds",
+                                   f"difference {int(diff)}"))
+    return out
+
+
+def _unit_years(label: str) -> tuple[int, int]:
+    lo, _, hi = str(label).partition("-")
+    return int(lo), int(hi or lo)
+
+
+def between_units_findings(vectors: list[np.ndarray], values: np.ndarray, withheld: np.ndarray, *, need: int,
+                           where: str, file: str) -> list[Finding]:
+    """Recovery by subtraction between overlapping cohorts of one area and count: the released units
+    (0/1 over birth years) must not give a single withheld birth year, nor two withheld birth years
+    that together hold fewer than ``need``. Checked by matrix rank: a vector is determined when adding
+    it to the released rows does not raise their rank."""
+    if not vectors or not withheld.any():
+        return []
+    m = np.vstack(vectors).astype(float)
+    rank = np.linalg.matrix_rank(m)
+    idx = np.flatnonzero(withheld)
+    out = []
+
+    def determined(v):
+        return np.linalg.matrix_rank(np.vstack([m, v])) == rank
+    for i in idx:
+        e = np.zeros(m.shape[1])
+        e[i] = 1
+        if determined(e):
+            out.append(Finding(file, where, "a withheld birth year follows from the released cohorts", f"column {i}"))
+    for a_i, i in enumerate(idx):
+        for j in idx[a_i + 1:]:
+            e = np.zeros(m.shape[1])
+            e[[i, j]] = 1
+            if values[i] + values[j] < need and determined(e):
+                out.append(Finding(file, where, "two withheld birth years follow from the released cohorts",
+                                   f"together {int(values[i] + values[j])} < {need}"))
+    return out
+
+
+def audit_cohorts(tables: Mapping[str, pd.DataFrame], internal: Internal, *, lim: Limits, files: Mapping[str, str],
+                  transmission: Mapping[str, pd.DataFrame] | None = None) -> list[Finding]:
+    """The per-cohort tables: each cell and row against the internal rolling measures, nested areas
+    within a cohort, and differences between overlapping cohorts (single birth years, pools and the
+    pooled ``transmission_*`` table of ``internal.pooled_birth_years``)."""
+    out: list[Finding] = []
+    if internal.cohorts is None:
+        return [Finding(files[k], "table", "no internal table to check against") for k in tables]
+    shows, inner_all, unit_of = {}, {}, {}
+    for lvl, t in tables.items():
+        file = files[lvl]
+        key = ["cohort", "line", "area_code"]
+        found = record_level(t, file=file, key=key)
+        out += found
+        if found or not set(key) <= set(t.columns):
+            continue
+        inner = internal.cohorts.get(lvl)
+        if inner is None:
+            out.append(Finding(file, "table", "no internal table to check against"))
+            continue
+        released = t.assign(_key=t["cohort"] + "|" + t["line"] + "|" + t["area_code"])
+        f, derivable = audit_table(released, inner, file=file, cells=TRANSMISSION, lim=lim, key=["_key"],
+                                   population="n_children")
+        out += f
+        derivable.index = pd.Index(released["_key"].to_numpy(dtype=object))
+        shows[lvl], inner_all[lvl] = derivable, inner
+    # Nested areas within each cohort and line.
+    rows = []
+    for lvl, d in shows.items():
+        keys = [str(k) for k in inner_all[lvl].index.union(d.index)]
+        for up in ("gemeente", "region"):
+            if up not in shows or up == lvl:
+                continue
+            totals = []
+            for k in keys:
+                unit, line, code = k.split("|", 2)
+                u = _parent_codes(code, region=internal.region_name).get(up)
+                totals.append(None if u is None else f"{unit}|{line}|{u}")
+            rows.append(_parts([f"{lvl} in {up}"] * len(keys), keys, totals, d, shows[up], inner_all[lvl],
+                               file=files[lvl]))
+    rows = [r for r in rows if len(r)]
+    counts = ["n_children", "n_parents_poor", "n_child_poor", "n_both_poor"]
+    if rows:
+        out += nested_findings(pd.concat(rows, ignore_index=True), counts=counts, lim=lim, population="n_children")
+    # Between overlapping cohorts of the same area, count and line.
+    pooled = {}
+    if transmission and internal.pooled_birth_years:
+        for lvl in shows:
+            t = transmission.get(lvl)
+            if t is None or internal.measures.get(lvl) is None:
+                continue
+            t = t[t["group"] == TOTAL]
+            inner = internal.measures[lvl].set_index("key")
+            _, d = audit_table(t.assign(_key=t["area_code"]), inner, file="", cells=TRANSMISSION, lim=lim,
+                               key=["_key"], population="n_children")
+            d.index = pd.Index(t["area_code"].to_numpy(dtype=object))
+            pooled[lvl] = d
+    # Between the two poverty lines: the same children, so the new line may give away the parents' side
+    # only where the lage-inkomensgrens row does, and where both populations are equal or differ by at
+    # least the threshold.
+    for lvl, d in shows.items():
+        inner = inner_all[lvl]
+        for k in d.index:
+            unit, ln, code = k.split("|", 2)
+            if ln == "lage-inkomensgrens":
+                continue
+            old = f"{unit}|lage-inkomensgrens|{code}"
+            for c in ("n_children", "n_parents_poor"):
+                if c not in d.columns or not d.at[k, c]:
+                    continue
+                diff = float(inner[c].get(old, 0) or 0) - float(inner[c].get(k, 0) or 0)
+                need = lim.min_n if c == "n_children" else lim.min_events
+                shown_old = old in d.index and bool(d.at[old, c])
+                if not shown_old or not (diff == 0 or diff >= need):
+                    out.append(Finding(files[lvl], f"cohort {unit}, area_code={code}, column {c}",
+                                       "the new poverty line gives away what the lage-inkomensgrens withholds",
+                                       f"difference {int(diff)}"))
+    for lvl, d in shows.items():
+        inner = inner_all[lvl]
+        labels = pd.Series([k.split("|", 2) for k in d.index], index=d.index)
+        unit = labels.str[0]
+        line = labels.str[1]
+        area = labels.str[2]
+        singles = sorted({int(u) for u in unit if "-" not in u})
+        pos = {b: i for i, b in enumerate(singles)}
+
+        def vec(lo, hi):
+            v = np.zeros(len(singles))
+            for b in range(lo, hi + 1):
+                if b not in pos:
+                    return None
+                v[pos[b]] = 1
+            return v
+        for (ln, code), idx in d.groupby([line, area]).groups.items():
+            for c in counts:
+                vectors, values, withheld = [], np.zeros(len(singles)), np.zeros(len(singles), dtype=bool)
+                for k in idx:
+                    lo, hi = _unit_years(k.split("|")[0])
+                    v = vec(lo, hi)
+                    if v is None:
+                        continue
+                    if d.at[k, c]:
+                        vectors.append(v)
+                    if lo == hi:
+                        n = float(inner[c].get(k, 0) or 0)
+                        values[pos[lo]] = n
+                        withheld[pos[lo]] = (not d.at[k, c]) and float(inner["n_children"].get(k, 0) or 0) > 0
+                p = pooled.get(lvl)
+                if ln == "lage-inkomensgrens" and p is not None and code in p.index and c in p.columns \
+                        and p.at[code, c]:
+                    v = vec(*internal.pooled_birth_years)
+                    if v is not None:
+                        vectors.append(v)
+                out += between_units_findings(vectors, values, withheld,
+                                              need=lim.min_n if c == "n_children" else lim.min_events,
+                                              where=f"area_code={code}, line {ln}, column {c}", file=files[lvl])
+    return out
+
+
 def audit_attrition(t: pd.DataFrame, internal: pd.DataFrame | None, *, file: str, lim: Limits) -> list[Finding]:
     """Attrition counts: rounded to tens, empty where the unrounded count is 1 to min_n - 1."""
     key = ["step", "check", "unit"]
@@ -703,8 +892,10 @@ _KNOWN = {
     re.compile(r"reports/tables/transmission_(buurt|wijk|gemeente|region)\.csv"): "transmission",
     re.compile(r"reports/tables/young_adults_(gemeente|wijk|region)\.csv"): "young_adults",
     re.compile(r"reports/tables/attrition\.csv"): "attrition",
-    re.compile(r"reports/output_check\.json"): "output_check",
-    re.compile(r"reports/output_check\.md"): "output_check_text",
+    re.compile(r"reports/tables/cohorts_(gemeente|wijk|region)\.csv"): "cohorts",
+    re.compile(r"reports/tables/young_adults_line_(gemeente|wijk|region)\.csv"): "young_adults_line",
+    re.compile(r"reports/output_check(?:_trend)?\.json"): "output_check",
+    re.compile(r"reports/output_check(?:_trend)?\.md"): "output_check_text",
 }
 
 
@@ -732,7 +923,8 @@ def audit_outputs(root: Path, *, internal: Internal, lim: Limits, provenance: Ma
     rels = [str(p.relative_to(root)).replace("\\", "/") for p in paths]
     audited = set(rels)
     trans, ya, trans_files, ya_files = {}, {}, {}, {}
-    check = None
+    coh, coh_files, yal, yal_files = {}, {}, {}, {}
+    checks = []
     for p, rel in zip(paths, rels):
         kind, level = kind_of(rel)
         entry = {"path": rel, "sha256": sha256(p), "bytes": p.stat().st_size, "kind": kind}
@@ -747,11 +939,15 @@ def audit_outputs(root: Path, *, internal: Internal, lim: Limits, provenance: Ma
             trans[level], trans_files[level] = read_released_csv(p), rel
         elif kind == "young_adults":
             ya[level], ya_files[level] = read_released_csv(p), rel
+        elif kind == "cohorts":
+            coh[level], coh_files[level] = read_released_csv(p), rel
+        elif kind == "young_adults_line":
+            yal[level], yal_files[level] = read_released_csv(p), rel
         elif kind == "attrition":
             res.findings += audit_attrition(read_released_csv(p), internal.attrition, file=rel, lim=lim)
             entry["checks"].append("attrition rounding and threshold")
         elif kind == "output_check":
-            check = (json.loads(text), rel)
+            checks.append((json.loads(text), rel))
         elif kind == "other":
             if p.suffix.lower() in (".csv", ".tsv"):
                 t = pd.read_csv(p, dtype=str, keep_default_na=False, sep=None, engine="python")
@@ -771,10 +967,24 @@ def audit_outputs(root: Path, *, internal: Internal, lim: Limits, provenance: Ma
         if e["kind"] in ("transmission", "young_adults"):
             e["checks"] += ["primary rules", "derived values", "cells within a row", "nested areas and groups"] \
                 + (["differences between years"] if e["kind"] == "young_adults" else [])
-    if check is not None:
-        named = {f"transmission_{k}": v for k, v in trans.items()}
-        named.update({f"young_adults_{k}": v for k, v in ya.items()})
-        res.findings += audit_output_check(check[0], named, file=check[1], lim=lim)
+    if coh:
+        res.findings += audit_cohorts(coh, internal, lim=lim, files=coh_files, transmission=trans)
+    if yal:
+        line = Internal({}, internal.ya_line or {}, internal.ya_line_persons, region_name=internal.region_name)
+        res.findings += audit_young_adults(yal, line, lim=lim, files=yal_files)
+        res.findings += young_adults_between_lines(yal, ya, internal, lim=lim, files=yal_files)
+    for e in res.files:
+        if e["kind"] in ("cohorts", "young_adults_line"):
+            e["checks"] += ["primary rules", "derived values", "cells within a row", "nested areas"] \
+                + (["differences between cohorts"] if e["kind"] == "cohorts" else ["differences between years"])
+    named = {f"transmission_{k}": v for k, v in trans.items()}
+    named.update({f"young_adults_{k}": v for k, v in ya.items()})
+    named.update({f"cohorts_{k}": v.assign(group=v["cohort"] + "|" + v["line"]) for k, v in coh.items()})
+    named.update({f"young_adults_line_{k}": v for k, v in yal.items()})
+    for check, rel in checks:
+        mine = {t.split("/")[-1].removesuffix(".csv") for t in check.get("files", [])}
+        sel = {k: v for k, v in named.items() if k in mine} if mine else named
+        res.findings += audit_output_check(check, sel, file=rel, lim=lim)
     res.findings += model_assumptions(internal)
     return res
 
@@ -833,7 +1043,8 @@ def audit_markdown(res: AuditResult, *, lim: Limits) -> str:
 
 
 def load_internal(*, measures_dir: str, young_adults_dir: str, attrition: list[str], statuses: str | None,
-                  region_name: str) -> Internal:
+                  region_name: str, rolling_dir: str | None = None,
+                  pooled_birth_years: tuple[int, int] | None = None) -> Internal:
     """Read the internal tables the audit checks against; a missing one fails naming the file."""
     def need(path: str, what: str) -> Path:
         p = Path(path)
@@ -849,7 +1060,17 @@ def load_internal(*, measures_dir: str, young_adults_dir: str, attrition: list[s
                      for f in attrition], ignore_index=True) if attrition else None
     st = io.read_parquet(need(statuses, "statuses"), columns=["parents_poor", "parents_lt_poor", "child_poor",
                                                               "child_lt_poor"]) if statuses else None
-    return Internal(measures, ya, persons, att, st, region_name)
+    out = Internal(measures, ya, persons, att, st, region_name, pooled_birth_years=pooled_birth_years)
+    if rolling_dir:
+        levels = ("gemeente", "wijk", "region")
+        m = {lvl: io.read_parquet(need(f"{rolling_dir}/measures_{lvl}.parquet", "rolling measures")) for lvl in levels}
+        out.cohorts = {lvl: t.assign(_key=t["cohort"] + "|" + t["line"] + "|" + t["area_code"]).set_index("_key")
+                       for lvl, t in m.items()}
+        out.ya_line = {lvl: io.read_parquet(need(f"{rolling_dir}/young_adults_line_{lvl}.parquet", "young adults line"))
+                       for lvl in levels}
+        out.ya_line_persons = io.read_parquet(need(f"{rolling_dir}/young_adults_line_persons.parquet",
+                                                   "young adults line persons"))
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -858,6 +1079,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--young-adults-dir", required=True)
     ap.add_argument("--attrition", nargs="*", default=[])
     ap.add_argument("--statuses")
+    ap.add_argument("--rolling-dir", help="internal tables of the rolling cohorts (issue #6)")
+    ap.add_argument("--pooled-birth-years", type=int, nargs=2, help="birth years of transmission_*.csv")
     ap.add_argument("--region-name", required=True)
     ap.add_argument("--min-n", type=int, default=10)
     ap.add_argument("--min-events", type=int, default=10)
@@ -873,7 +1096,9 @@ def main(argv: list[str]) -> int:
     io.setup_logging("audit")
     lim = Limits(a.min_n, a.min_events, a.min_df, a.round_counts_to or None)
     internal = load_internal(measures_dir=a.measures_dir, young_adults_dir=a.young_adults_dir,
-                             attrition=a.attrition, statuses=a.statuses, region_name=a.region_name)
+                             attrition=a.attrition, statuses=a.statuses, region_name=a.region_name,
+                             rolling_dir=a.rolling_dir,
+                             pooled_birth_years=tuple(a.pooled_birth_years) if a.pooled_birth_years else None)
     root = Path(a.root)
     res = audit_outputs(root, internal=internal, lim=lim, provenance=json.loads(a.provenance), public=a.public,
                         code_dirs=a.code_dir, exclude=[a.out_json, a.out_md])

@@ -406,19 +406,23 @@ def year_pairs(released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
     return pairs[(diff > 0) & (diff < threshold) & (pairs["year_s"] != pairs["year_t"])]
 
 
-def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
+def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshold: int,
+                      newest: int | None = None) -> pd.DataFrame:
     """Released counts that the difference with the same count of another year would isolate.
 
     ``members``: one row per person counted (columns ``person``, ``area``, ``year``, ``count``);
     ``released``: the released counts (columns ``area``, ``year``, ``count``, ``n``). Where one
     year's persons are a subset of another year's in the same area and count, and the difference
-    is 1 to ``threshold - 1`` persons, the difference of the two totals gives that small group; the
-    smaller of the two counts is returned (columns ``area``, ``year``, ``count``, ``other_year``).
-    Both years' sets differing on both sides isolates nobody (the difference mixes entrants and
-    leavers) and passes.
+    is 1 to ``threshold - 1`` persons, the difference of the two totals gives that small group.
+    Returned (columns ``area``, ``year``, ``count``, ``other_year``): the smaller of the two counts,
+    or, with ``newest``, only pairs with year ``newest`` and always that year's count (the years
+    before it are published and stand). Both years' sets differing on both sides isolates nobody
+    (the difference mixes entrants and leavers) and passes.
     """
     cols = ["area", "year", "count", "other_year"]
     pairs = year_pairs(released, threshold=threshold)
+    if newest is not None:
+        pairs = pairs[(pairs["year_s"] == newest) | (pairs["year_t"] == newest)]
     if pairs.empty:
         return pd.DataFrame(columns=cols)
     m = members.merge(pairs[["area", "count"]].drop_duplicates(), on=["area", "count"])
@@ -427,7 +431,12 @@ def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshol
     subset = [sets.get((a, c, ys), empty) <= sets.get((a, c, yt), empty)
               for a, c, ys, yt in zip(pairs["area"], pairs["count"], pairs["year_s"], pairs["year_t"])]
     hit = pairs[np.array(subset, dtype=bool)]
-    out = hit.rename(columns={"year_s": "year", "year_t": "other_year"})[cols]
+    if newest is None:
+        out = hit.rename(columns={"year_s": "year", "year_t": "other_year"})[cols]
+    else:
+        other = np.where(hit["year_s"] == newest, hit["year_t"], hit["year_s"])
+        out = pd.DataFrame({"area": hit["area"].to_numpy(), "year": newest, "count": hit["count"].to_numpy(),
+                            "other_year": other})
     return out.drop_duplicates(["area", "year", "count"]).reset_index(drop=True)
 
 

@@ -214,13 +214,62 @@ def year_members(flags: pd.DataFrame, ind: pd.DataFrame, *, level: str, region_n
     return pd.concat(parts, ignore_index=True)
 
 
-def released_counts(internal: pd.DataFrame, reasons: pd.DataFrame, *, year: int) -> pd.DataFrame:
-    """The released young-adult counts of one year and level, long: area, year, count, n."""
-    n = internal[YA_COUNTS].stack()
-    ok = reasons[YA_COUNTS].reindex(internal.index).isna().stack()
+def released_counts(internal: pd.DataFrame, reasons: pd.DataFrame, *, year: int,
+                    counts: tuple[str, ...] = tuple(YA_COUNTS)) -> pd.DataFrame:
+    """The released counts of one year and level, long: area, year, count, n."""
+    counts = [c for c in counts if c in reasons.columns]
+    n = internal[counts].stack()
+    ok = reasons[counts].reindex(internal.index).isna().stack()
     n = n[ok.reindex(n.index, fill_value=False).to_numpy(dtype=bool)]
     return pd.DataFrame({"area": n.index.get_level_values(0).to_numpy(dtype=object), "year": year,
                          "count": n.index.get_level_values(1).to_numpy(dtype=object), "n": n.to_numpy()})
+
+
+def decide_years_in_order(internal: dict[int, dict[str, pd.DataFrame]], decide_year, *, members_of,
+                          levels: tuple[str, ...], counts: tuple[str, ...], population: str, th: Thresholds,
+                          what: str) -> tuple[dict, dict]:
+    """Decide the years of a yearly series oldest first, so that published numbers stand when a year
+    is added: a year's suppression depends only on itself and the years before it.
+
+    ``decide_year(year, protect)`` decides one year within itself (cell rule, nested areas), with
+    ``protect[level][area]`` the counts withheld in advance. Between years (when ``members_of(level,
+    wanted)`` gives who each count counts, long: person, area, year, count): where the persons of a
+    released count of this year and of an earlier year are a subset of one another and the totals
+    differ by less than the threshold, this year's count is withheld
+    (:func:`pipeline.disclosure.isolated_by_years` with ``newest``), never the earlier one; then the
+    year is decided again, until nothing changes. Returns the reasons and the protected counts per year.
+    """
+    years = sorted(internal)
+    protect: dict[int, dict[str, dict[str, set[str]]]] = {y: {lvl: {} for lvl in levels} for y in years}
+    reasons: dict[int, dict[str, pd.DataFrame]] = {}
+    for year in years:
+        while True:
+            reasons[year] = decide_year(year, protect[year])
+            if members_of is None:
+                break
+            new = 0
+            for lvl in levels:
+                done = [y for y in years if y <= year]
+                rel = pd.concat([released_counts(internal[y][lvl], reasons[y][lvl], year=y, counts=counts)
+                                 for y in done], ignore_index=True)
+                for need, which in ((th.min_n, [population]), (th.min_events, [c for c in counts if c != population])):
+                    r = rel[rel["count"].isin(which)]
+                    pairs = disclosure.year_pairs(r, threshold=need)
+                    pairs = pairs[(pairs["year_s"] == year) | (pairs["year_t"] == year)]
+                    if pairs.empty:
+                        continue
+                    members = members_of(lvl, pairs[["area", "count"]].drop_duplicates())
+                    hits = disclosure.isolated_by_years(members, r, threshold=need, newest=year)
+                    for h in hits.itertuples(index=False):
+                        got = protect[year][lvl].setdefault(h.area, set())
+                        if h.count not in got:
+                            got.add(h.count)
+                            new += 1
+                            io.log.info("%s %s %s %d: %s withheld, the difference with the published %d isolates "
+                                        "a small group", what, lvl, h.area, year, h.count, h.other_year)
+            if not new:
+                break
+    return reasons, protect
 
 
 def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, region_name: str, th: Thresholds,
@@ -228,10 +277,10 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
     """Released young-adult tables per level (one row per area and year) and their output-check cells.
 
     Within a year: the cell rule, nested areas (wijk within gemeente within region). Between
-    years (with ``flags``, the person-level rows): where one year's persons of a count and area are a
-    subset of another year's and the difference is smaller than the threshold, the smaller count is
-    withheld (:func:`pipeline.disclosure.isolated_by_years`); then the year is decided again, until
-    nothing changes.
+    years (with ``flags``, the person-level rows), oldest year first (:func:`decide_years_in_order`):
+    where a year's persons of a count and area are a subset of (or contain) an earlier year's and the
+    difference is smaller than the threshold, the later year's count is withheld, so that adding a
+    year never changes what earlier years published.
     """
     levels = ("gemeente", "wijk", "region")
     years = sorted(set().union(*[set(t["year"]) for t in ya.values()]))
@@ -252,41 +301,24 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
             t = f.join(m, how="left")
             t[YA_COUNTS] = t[YA_COUNTS].fillna(0).astype("int64")
             internal[year][lvl] = t
+    members_of = None
     if flags is not None:
         from .young_adults import indicators
         ind = indicators(flags)
-    protect: dict[int, dict[str, dict[str, set[str]]]] = {y: {lvl: {} for lvl in levels} for y in years}
-    while True:
-        reasons = {}
-        for year in years:
-            ancestors = {lvl: t[[c for c in ("region", "gemeente") if c in t.columns and c != lvl]]
-                         for lvl, t in internal[year].items()}
-            reasons[year] = disclosure.decide(
-                internal[year], ancestors=ancestors, th=th, row_rule=disclosure.release_young_adult_row,
-                counts=tuple(YA_COUNTS), extra_rule=lambda row, th: {}, population="n_young_adults", protect=protect[year])
-        if flags is None:
-            break
-        new = 0
-        for lvl in levels:
-            rel = pd.concat([released_counts(internal[y][lvl], reasons[y][lvl], year=y) for y in years],
-                            ignore_index=True)
-            for need, which in ((th.min_n, ["n_young_adults"]), (th.min_events, [c for c in YA_COUNTS if c != "n_young_adults"])):
-                r = rel[rel["count"].isin(which)]
-                pairs = disclosure.year_pairs(r, threshold=need)
-                if pairs.empty:
-                    continue
-                members = year_members(flags, ind, level=lvl, region_name=region_name,
-                                       wanted=pairs[["area", "count"]].drop_duplicates())
-                hits = disclosure.isolated_by_years(members, r, threshold=need)
-                for h in hits.itertuples(index=False):
-                    got = protect[int(h.year)][lvl].setdefault(h.area, set())
-                    if h.count not in got:
-                        got.add(h.count)
-                        new += 1
-                        io.log.info("young adults %s %s %d: %s withheld, the difference with %d isolates a small "
-                                    "group", lvl, h.area, h.year, h.count, h.other_year)
-        if not new:
-            break
+
+        def members_of(lvl, wanted):
+            return year_members(flags, ind, level=lvl, region_name=region_name, wanted=wanted)
+
+    def decide_year(year, protect):
+        ancestors = {lvl: t[[c for c in ("region", "gemeente") if c in t.columns and c != lvl]]
+                     for lvl, t in internal[year].items()}
+        return disclosure.decide(
+            internal[year], ancestors=ancestors, th=th, row_rule=disclosure.release_young_adult_row,
+            counts=tuple(YA_COUNTS), extra_rule=lambda row, th: {}, population="n_young_adults", protect=protect)
+
+    reasons, protect = decide_years_in_order(
+        internal, decide_year, members_of=members_of, levels=levels, counts=tuple(YA_COUNTS),
+        population="n_young_adults", th=th, what="young adults")
     tables = {lvl: [] for lvl in levels}
     entries: list[pd.DataFrame] = []
     share_cols = [c for s in SHARES for c in (s, f"{s}_ci_low", f"{s}_ci_high")]
@@ -384,9 +416,10 @@ def output_check_markdown(cells: pd.DataFrame, *, th: Thresholds, files: list[st
         "complementary groups: under a released total never exactly one withheld part, and the withheld parts "
         "together hold none or at least the threshold.",
         "- Secundair, tussen jaren (jongvolwassenen): waar de personen van een jaar een deelverzameling zijn van "
-        "die van een ander jaar en het verschil kleiner is dan de drempel, wordt het kleinste aantal onderdrukt / "
+        "die van een ander jaar en het verschil kleiner is dan de drempel, wordt het aantal van het latere jaar "
+        "onderdrukt (oudste jaar eerst) / "
         "secondary, between years (young adults): where one year's persons are a subset of another year's and the "
-        "difference is below the threshold, the smaller count is withheld.",
+        "difference is below the threshold, the later year's count is withheld (years are decided oldest first).",
         f"- Afronding van aantallen / rounding of counts: {th.round_counts_to or 'geen / none'}.",
         "- De audit (`reports/audit.md`) controleert alle bestanden in `reports/` en `figures/` onafhankelijk "
         "opnieuw / the audit (`reports/audit.md`) re-checks every file in `reports/` and `figures/` independently.",

@@ -1,12 +1,31 @@
-"""A person's household in one income year (methodology §4): valid, poor, long-term poor, rank."""
+"""A person's household in one income year (methodology §4): valid, poor, long-term poor, rank,
+the source table, and poverty on the new CBS line.
+
+Income years before 2011 come from IHI (``HUISHBVRINK{year}``, household key RINPERSOONSKERN /
+RINPERSOONKERN, linked to persons by ``Koppeltabel_IPI_IHI_IVB{year}``), later years from INHATAB
+(key RINPERSOONSHKW / RINPERSOONHKW, linked by ``KOPPELPERSOONHUISHOUDEN{year}``). Both give the
+same person-year columns; ``source`` says which table a row comes from. ``poor_new`` is the new
+CBS poverty line (INHARMATAB ``INHARMOEDE`` < 100, 2018 onwards), a parallel series.
+"""
 from __future__ import annotations
 
 import argparse
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from . import io
+from . import io, tables
+from .errors import PipelineInputError
+
+SOURCE_INHATAB, SOURCE_IHI = "INHATAB", "IHI"
+# BVRLICAT / BVRLICATL codes (UNVERIFIED, anchors.md §1.5: third-party Remote Access code reads
+# category 4 as "below the lage-inkomensgrens" and categories 1-3 as no status). The workflow takes
+# them from config (ihi:); these defaults only serve direct calls.
+IHI_BELOW = (4,)
+IHI_MISSING = (1, 2, 3)
+INHARMOEDE_MISSING = (998, 999)
+COLUMNS = ["year", "RINPERSOONS", "RINPERSOON", "hh", "valid", "poor", "lt_poor", "rank", "source", "poor_new"]
 
 
 def household_status(income: pd.DataFrame) -> pd.DataFrame:
@@ -32,49 +51,174 @@ def household_status(income: pd.DataFrame) -> pd.DataFrame:
         # A valid household without a usable percentile has no rank (it still has a status).
         "rank": np.where(valid & pct_ok, pct / 100.0, np.nan).astype("float32"),
     })
+    return _one_row_per_household(out, table="INHATAB")
+
+
+def household_status_ihi(ihi: pd.DataFrame, *, below: Iterable[int] = IHI_BELOW,
+                         below_long: Iterable[int] = IHI_BELOW, missing: Iterable[int] = IHI_MISSING,
+                         file: str | None = None) -> pd.DataFrame:
+    """Per household (KERN key) of one IHI year, in INHATAB's terms: ``valid``, ``poor``, ``lt_poor``,
+    ``rank``.
+
+    Valid: BVRLICAT holds a code that is not one of ``missing`` (institutional, unknown income,
+    student household in the assumed coding); empty, negative or missing-coded values are not
+    valid. Poor: valid and BVRLICAT in ``below``; long-term poor: valid and BVRLICATL in
+    ``below_long``. Rank: (BVRPERCGESTINKH + 1) / 100, so that IHI's 0..99 matches INHATAB's
+    1..100; a valid household without a percentile in 0..99 has no rank.
+
+    Raises PipelineInputError when BVRPERCGESTINKH reaches 100 (then it is not coded 0..99 and the
+    shift would be wrong).
+    """
+    below, below_long, missing = (np.asarray(sorted(set(map(int, c))), dtype="float64")
+                                  for c in (below, below_long, missing))
+    if np.isin(below, missing).any():
+        raise ValueError(f"BVRLICAT codes {sorted(set(below) & set(missing))} are both 'below' and 'missing'")
+    pct = ihi["BVRPERCGESTINKH"]
+    if pct.gt(99).any():
+        raise PipelineInputError(f"percentile {pct.max():g} found: IHI codes BVRPERCGESTINKH 0..99, so this "
+                                 "file does not follow the coding the pipeline assumes", file=file,
+                                 table="IHI (HUISHBVRINK)", column="BVRPERCGESTINKH")
+    licat, licatl = ihi["BVRLICAT"], ihi["BVRLICATL"]
+    valid = licat.notna() & licat.ge(0) & ~licat.isin(missing)
+    pct_ok = pct.between(0, 99) & (pct == np.floor(pct))
+    out = pd.DataFrame({
+        "hh": (ihi["RINPERSOONSKERN"] + ihi["RINPERSOONKERN"]).astype(object),
+        "valid": valid.to_numpy(),
+        "poor": (valid & licat.isin(below)).to_numpy(),
+        "lt_poor": (valid & licatl.isin(below_long)).to_numpy(),
+        "rank": np.where(valid & pct_ok, (pct + 1) / 100.0, np.nan).astype("float32"),
+    })
+    known = set(below) | set(below_long) | set(missing)
+    other = sorted(set(licat.dropna().unique()) - known)
+    io.log.info("IHI: BVRLICAT codes read as at or above the line: %s; below: %s; no status: %s",
+                [int(v) if float(v).is_integer() else v for v in other], below.astype(int).tolist(),
+                missing.astype(int).tolist())
+    return _one_row_per_household(out, table="IHI")
+
+
+def _one_row_per_household(out: pd.DataFrame, *, table: str) -> pd.DataFrame:
     dup = out["hh"].duplicated(keep=False)
     if dup.any():
-        io.log.warning("%d INHATAB rows share a household key; those households are not valid", int(dup.sum()))
+        io.log.warning("%d %s rows share a household key; those households are not valid", int(dup.sum()), table)
         out.loc[dup, ["valid", "poor", "lt_poor"]] = False
         out.loc[dup, "rank"] = np.nan
         out = out.drop_duplicates("hh")
     return out
 
 
-def person_year(koppel: pd.DataFrame, income: pd.DataFrame, *, year: int,
-                attrition: io.Attrition | None = None) -> pd.DataFrame:
-    """Each person's household key and status in ``year`` (persons without INHATAB row: not valid)."""
-    att = attrition or io.Attrition("household")
-    hh = household_status(income)
-    k = pd.DataFrame({"RINPERSOONS": koppel["RINPERSOONS"], "RINPERSOON": koppel["RINPERSOON"],
-                      "hh": (koppel["RINPERSOONSHKW"] + koppel["RINPERSOONHKW"]).astype(object)})
+def new_line_status(inharma: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """INHARMATAB as (key columns, frame with the key and ``poor_new``).
+
+    The key is the person (RINPERSOONS, RINPERSOON) where the table has one, else the household
+    (RINPERSOONSHKW, RINPERSOONHKW); which one CBS uses is UNVERIFIED. ``poor_new`` is
+    0 <= INHARMOEDE < 100; 998 and 999 (missing), negative values (codes) and empty cells give NA.
+    A key on several rows gets NA.
+    """
+    for pair in tables.INHARMA_KEYS:
+        if all(c in inharma.columns for c in pair):
+            key = list(pair)
+            break
+    else:
+        raise PipelineInputError("no key columns", table="INHARMATAB", column="RINPERSOONHKW")
+    v = inharma["INHARMOEDE"].astype("float64")
+    known = v.notna() & v.ge(0) & ~v.isin(INHARMOEDE_MISSING)
+    poor = pd.array(np.where(known, v.lt(100), False), dtype="boolean")
+    poor[~known.to_numpy()] = pd.NA
+    out = inharma[key].copy()
+    out["poor_new"] = poor
+    dup = out.duplicated(key, keep=False)
+    if dup.any():
+        io.log.warning("%d INHARMATAB rows share a key; their status on the new line is missing", int(dup.sum()))
+        out.loc[dup.to_numpy(), "poor_new"] = pd.NA
+        out = out.drop_duplicates(key)
+    return key, out
+
+
+def _koppel_frame(koppel: pd.DataFrame, *, s: str, r: str) -> pd.DataFrame:
+    return pd.DataFrame({"RINPERSOONS": koppel["RINPERSOONS"], "RINPERSOON": koppel["RINPERSOON"],
+                         "hh": (koppel[s] + koppel[r]).astype(object)})
+
+
+def _person_year(k: pd.DataFrame, hh: pd.DataFrame, *, year: int, source: str, koppel_name: str,
+                 income_name: str, inharma: pd.DataFrame | None, att: io.Attrition) -> pd.DataFrame:
     n0 = len(k)
     dup = k.duplicated(["RINPERSOONS", "RINPERSOON"], keep=False)
     k = k[~dup]
-    att.record(f"{year}: persons with one KOPPELPERSOONHUISHOUDEN row (conflicting rows dropped)",
+    att.record(f"{year}: persons with one {koppel_name} row (conflicting rows dropped)",
                before=n0, after=len(k), unit="person rows")
     out = io.checked_merge(k, hh, on="hh", how="left", validate="m:1",
-                           what=f"KOPPELPERSOONHUISHOUDEN{year} -> INHA{year}")
+                           what=f"{koppel_name}{year} -> {income_name}{year}")
     for c in ("valid", "poor", "lt_poor"):
         out[c] = out[c].astype("boolean").fillna(False).astype(bool)
     out["rank"] = out["rank"].astype("float32")
     out.insert(0, "year", np.int16(year))
-    att.record(f"{year}: persons in a valid household", before=len(out), after=int(out["valid"].sum()),
-               unit="person rows")
-    return out
+    out["source"] = pd.Series(source, index=out.index, dtype=object)
+    att.record(f"{year}: persons in a valid household ({source})", before=len(out),
+               after=int(out["valid"].sum()), unit="person rows")
+    if inharma is None:
+        out["poor_new"] = pd.array([pd.NA] * len(out), dtype="boolean")
+    else:
+        key, st = new_line_status(inharma)
+        if key == ["RINPERSOONSHKW", "RINPERSOONHKW"]:
+            st = pd.DataFrame({"hh": (st[key[0]] + st[key[1]]).astype(object), "poor_new": st["poor_new"]})
+            key = ["hh"]
+        out = io.checked_merge(out, st, on=key, how="left", validate="m:1",
+                               what=f"persons {year} -> INHARMATAB{year} on {'/'.join(key)}")
+        out["poor_new"] = out["poor_new"].astype("boolean")
+        att.record(f"{year}: persons with a status on the new poverty line (INHARMATAB)", before=len(out),
+                   after=int(out["poor_new"].notna().sum()), unit="person rows")
+    return out[COLUMNS].reset_index(drop=True)
+
+
+def person_year(koppel: pd.DataFrame, income: pd.DataFrame, *, year: int, attrition: io.Attrition | None = None,
+                inharma: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each person's household key and status in ``year`` from INHATAB (persons without an INHATAB
+    row: not valid), with ``source`` "INHATAB" and ``poor_new`` from ``inharma`` (NA without it)."""
+    att = attrition or io.Attrition("household")
+    return _person_year(_koppel_frame(koppel, s="RINPERSOONSHKW", r="RINPERSOONHKW"), household_status(income),
+                        year=year, source=SOURCE_INHATAB, koppel_name="KOPPELPERSOONHUISHOUDEN",
+                        income_name="INHA", inharma=inharma, att=att)
+
+
+def person_year_ihi(koppel: pd.DataFrame, ihi: pd.DataFrame, *, year: int, below: Iterable[int] = IHI_BELOW,
+                    below_long: Iterable[int] = IHI_BELOW, missing: Iterable[int] = IHI_MISSING,
+                    attrition: io.Attrition | None = None, inharma: pd.DataFrame | None = None,
+                    file: str | None = None) -> pd.DataFrame:
+    """The same person-year frame from an IHI year (``source`` "IHI"); see household_status_ihi."""
+    att = attrition or io.Attrition("household")
+    hh = household_status_ihi(ihi, below=below, below_long=below_long, missing=missing, file=file)
+    return _person_year(_koppel_frame(koppel, s="RINPERSOONSKERN", r="RINPERSOONKERN"), hh, year=year,
+                        source=SOURCE_IHI, koppel_name="Koppeltabel_IPI_IHI_IVB", income_name="HUISHBVRINK",
+                        inharma=inharma, att=att)
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipeline household", description=__doc__)
-    ap.add_argument("--koppel", required=True)
-    ap.add_argument("--income", required=True)
+    ap.add_argument("--koppel", help="KOPPELPERSOONHUISHOUDEN parquet (INHATAB years)")
+    ap.add_argument("--income", help="INHATAB parquet")
+    ap.add_argument("--ihi-koppel", help="Koppeltabel_IPI_IHI_IVB parquet (IHI years)")
+    ap.add_argument("--ihi", help="IHI (HUISHBVRINK) parquet")
+    ap.add_argument("--inharma", help="INHARMATAB parquet (optional: the new poverty line)")
+    ap.add_argument("--licat-below", type=int, nargs="+", default=list(IHI_BELOW))
+    ap.add_argument("--licatl-below", type=int, nargs="+", default=list(IHI_BELOW))
+    ap.add_argument("--licat-missing", type=int, nargs="*", default=list(IHI_MISSING))
     ap.add_argument("--year", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--attrition", required=True)
     a = ap.parse_args(argv)
+    inhatab, ihi = bool(a.koppel or a.income), bool(a.ihi_koppel or a.ihi)
+    if inhatab == ihi or (inhatab and not (a.koppel and a.income)) or (ihi and not (a.ihi_koppel and a.ihi)):
+        ap.error("give either --koppel and --income (INHATAB) or --ihi-koppel and --ihi (IHI)")
     io.setup_logging(f"household[{a.year}]")
     att = io.Attrition("household")
-    py = person_year(io.read_parquet(a.koppel), io.read_parquet(a.income), year=a.year, attrition=att)
+    inharma = io.read_parquet(a.inharma) if a.inharma else None
+    if inhatab:
+        py = person_year(io.read_parquet(a.koppel), io.read_parquet(a.income), year=a.year, attrition=att,
+                         inharma=inharma)
+    else:
+        py = person_year_ihi(io.read_parquet(a.ihi_koppel), io.read_parquet(a.ihi), year=a.year,
+                             below=a.licat_below, below_long=a.licatl_below, missing=a.licat_missing,
+                             attrition=att, inharma=inharma, file=a.ihi)
     io.write_parquet(py, a.out)
     io.write_csv(att.frame(), a.attrition)
     return 0

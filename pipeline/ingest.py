@@ -19,6 +19,18 @@ def ingest_table(source: str | Path, *, table: str, target_year: int | None = No
     df = io.read_table(source, spec)
     if df.empty:
         raise PipelineInputError("the table has no rows", file=str(source), table=spec.table)
+    if table == "ihi" and df["BVRPERCGESTINKH"].gt(99).any():
+        # IHI codes percentile groups 0..99; a 100 means another coding, and the +1 shift would be wrong.
+        raise PipelineInputError(f"percentile {df['BVRPERCGESTINKH'].max():g} found where IHI codes 0..99",
+                                 file=str(source), table=spec.table, column="BVRPERCGESTINKH")
+    if table == "inharma":
+        keys = [k for k in tables.INHARMA_KEYS if all(c in df.columns for c in k)]
+        if not keys:
+            raise PipelineInputError("no key: expected RINPERSOONSHKW and RINPERSOONHKW (household) or "
+                                     "RINPERSOONS and RINPERSOON (person)", file=str(source), table=spec.table,
+                                     column="RINPERSOONHKW")
+        # keep one key pair only, so that downstream knows which join to make
+        df = df[list(keys[0]) + ["INHARMOEDE"]]
     if table == "areas":
         y = target_year
         df = df.rename(columns={f"gem{y}": "gem", f"wc{y}": "wc", f"bc{y}": "bc"})

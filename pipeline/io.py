@@ -48,16 +48,18 @@ def discover(raw_root: str | Path, *, dirs: Iterable[str], pattern: str) -> list
 
     ``pattern`` is a regular expression on the file name with a named group ``key`` (edition or
     year) and optionally ``version``; it is matched case-insensitively against the name without
-    its suffix. Only .sav, .csv and .parquet files count.
+    its suffix. Only .sav, .csv and .parquet files count. A folder in ``dirs`` is also found when
+    it differs in case, spaces, underscores or hyphens; a file under two listed folders counts once.
     """
     rx = re.compile(pattern, re.IGNORECASE)
     found: list[FoundFile] = []
+    seen: set[Path] = set()
     root = Path(raw_root)
     for d in dirs:
-        base = root / d
-        if not base.is_dir():
-            continue
-        for p in base.rglob("*"):
+        for p in (q for base in _find_dirs(root, d) for q in base.rglob("*")):
+            if p in seen:
+                continue
+            seen.add(p)
             if p.suffix.lower() not in _SUFFIX_RANK or not p.is_file():
                 continue
             m = rx.fullmatch(p.stem)
@@ -66,6 +68,34 @@ def discover(raw_root: str | Path, *, dirs: Iterable[str], pattern: str) -> list
             version = m.groupdict().get("version")
             found.append(FoundFile(p, int(m.group("key")), int(version) if version else 0))
     return found
+
+
+def _squash(name: str) -> str:
+    """A folder name without case, spaces, underscores or hyphens: `Integraal_Huishoudens Inkomen`
+    and `INTEGRAAL HUISHOUDENS INKOMEN` are the same folder to a user reading the G: drive."""
+    return re.sub(r"[\s_\-]+", "", name).lower()
+
+
+def _find_dirs(root: Path, rel: str) -> list[Path]:
+    """Every folder under ``root`` whose path components match ``rel``'s up to case, spaces,
+    underscores and hyphens (``rel`` itself first when it exists)."""
+    level = [root]
+    for part in Path(rel).parts:
+        want = _squash(part)
+        nxt = []
+        for cur in level:
+            exact = cur / part
+            if exact.is_dir():
+                nxt.append(exact)
+            try:
+                nxt.extend(sorted(c for c in cur.iterdir()
+                                  if c.name != part and c.is_dir() and _squash(c.name) == want))
+            except OSError:
+                continue
+        level = nxt
+        if not level:
+            break
+    return level
 
 
 def pick_per_key(found: list[FoundFile]) -> dict[int, Path]:
@@ -258,6 +288,12 @@ def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataF
         if pd.api.types.is_string_dtype(df[c].dtype) and not pd.api.types.is_object_dtype(df[c].dtype):
             df[c] = df[c].astype(object).where(df[c].notna(), None)
     return df
+
+
+def parquet_columns(path: str | Path) -> list[str]:
+    """The column names of a Parquet file, without reading its data."""
+    import pyarrow.parquet as pq
+    return list(pq.read_schema(path).names)
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:

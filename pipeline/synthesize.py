@@ -3,7 +3,8 @@
 Writes, under one output folder:
 
 - ``cbs/``: a raw tree laid out like the Remote Access ``G:`` drive (GBAPERSOONTAB, KINDOUDERTAB,
-  GBAADRESOBJECTBUS, VSLGWBTAB, INHATAB, KOPPELPERSOONHUISHOUDEN) in the formats of
+  GBAADRESOBJECTBUS, VSLGWBTAB, INHATAB and KOPPELPERSOONHUISHOUDEN from 2011, IHI and
+  Koppeltabel_IPI_IHI_IVB for income years before 2011, INHARMATAB from 2018) in the formats of
   ``shared/spec/cbs-microdata.md``: SPSS ``.sav`` files with A-format strings, value labels and CBS
   missing codes, several editions and versions, and a few percent of realistic dirt;
 - ``geo/wijkenbuurten_{Y}_synthetisch.gpkg``: gemeenten, wijken and buurten in the layout of the
@@ -1199,6 +1200,10 @@ def assign_latent_status(p: Population, objs: Objects, spells: pd.DataFrame, *, 
 # Households per year (KOPPELPERSOONHUISHOUDEN, INHATAB)
 # ----------------------------------------------------------------------------------------------
 
+# Ages of the young-adult window of methodology §6, in which the planted status is to be measured.
+ADULT_WINDOW = (24, 27)
+
+
 def _income_line(year: int) -> float:
     if year in LOW_INCOME_LINE:
         return float(LOW_INCOME_LINE[year])
@@ -1261,6 +1266,7 @@ class YearOutput:
     inha: pd.DataFrame
     koppel_loser: pd.DataFrame | None
     inha_loser: pd.DataFrame | None
+    popiiv: np.ndarray | None = None   # INHPOPIIV of each inha row (also in the year without the column)
 
 
 def household_years(p: Population, units: Units, *, first_year: int, last_year: int, seed: int,
@@ -1298,6 +1304,10 @@ def household_years(p: Population, units: Units, *, first_year: int, last_year: 
         present = (p.present_from <= d) & (unit >= 0)
         child_at_home_unit[:] = False
         child_at_home_unit[p.c_person] = ~left
+        c_age = year - (p.birth_month[p.c_person] // 12 + 1970)
+        earner = ~left & ~p.c_poor & (c_age >= ADULT_WINDOW[0]) & (p.present_from[p.c_person] <= d)
+        earner_home = np.zeros(U, dtype=bool)
+        earner_home[off["fam"] + c_f[earner]] = True
         # who is the household's main breadwinner (RINPERSOONHKW)
         hkw = np.full(U, -1, dtype=np.int64)
         fam_idx = np.arange(units.n_f)
@@ -1336,8 +1346,15 @@ def household_years(p: Population, units: Units, *, first_year: int, last_year: 
         # ---- poverty and income rank
         yc = units.young_child[live]
         age_young = np.where(yc >= 0, year - (p.birth_month[p.c_person[np.maximum(yc, 0)]] // 12 + 1970), 99)
-        q = np.where(units.latent[live], 0.88, np.where(age_young < 24, 0.06, 0.02))
+        # In the adult window of methodology §6 (ages 24-27) a young adult's status is nearly fully
+        # persistent, so that the "at least half of the valid years" rule measures the planted status
+        # (with two or three valid years, one transient year would otherwise decide it).
+        in_window = (age_young >= ADULT_WINDOW[0]) & (age_young <= ADULT_WINDOW[1])
+        q = np.where(units.latent[live], np.where(in_window, 0.97, 0.88),
+                     np.where(age_young < 24, 0.06, np.where(in_window, 0.003, 0.02)))
         poor = (rng.random(n_live) < q) & ((popiiv == 1) | (popiiv == 2))
+        # an adult child at home who is not poor brings in enough to lift the family's household
+        poor &= ~earner_home[live]
         pi_t = float(ndtr((np.log(_income_line(year)) - np.log(_median_income(year))) / INCOME_SIGMA))
         zz = units.z[live] - np.where(age_young < 24, 0.5, 0.0) + 0.25 * rng.normal(0, 1, n_live)
         r_nonpoor = pi_t + 1e-4 + (1 - pi_t - 2e-4) * ndtr(zz)
@@ -1468,7 +1485,8 @@ def household_years(p: Population, units: Units, *, first_year: int, last_year: 
             loser["INHARMLAG"] = arm_l
             loser["INHP100HGEST"] = pct_l
             inha_loser = loser
-        yield YearOutput(year=year, koppel=koppel, inha=inha, koppel_loser=koppel_loser, inha_loser=inha_loser)
+        yield YearOutput(year=year, koppel=koppel, inha=inha, koppel_loser=koppel_loser, inha_loser=inha_loser,
+                         popiiv=t[order])
 
 
 INHA_FORMATS = {"RINPERSOONSHKW": "A1", "RINPERSOONHKW": "A9", "INHPOPIIV": "F1.0", "INHP100HGEST": "F4.0",
@@ -1481,6 +1499,127 @@ INHA_LABELS = {"RINPERSOONSHKW": RINPERSOONS_LABELS, "INHPOPIIV": POPIIV_LABELS,
                "INHEHALGR": EHALGR_LABELS, "INHUAF": UAF_LABELS}
 KOPPEL_FORMATS = {"RINPERSOONS": "A1", "RINPERSOON": "A9", "RINPERSOONSHKW": "A1", "RINPERSOONHKW": "A9"}
 KOPPEL_LABELS = {"RINPERSOONS": RINPERSOONS_LABELS, "RINPERSOONSHKW": RINPERSOONS_LABELS}
+
+
+# ----------------------------------------------------------------------------------------------
+# Income years before 2011 (IHI) and the new poverty line (INHARMATAB)
+# ----------------------------------------------------------------------------------------------
+
+IHI_LAST_YEAR = 2010          # IHI up to 2010, INHATAB from 2011 (cbs-microdata.md §3)
+IHI_FIRST_YEAR = 2003         # integral income files start in 2003 (anchors.md §3)
+IHI_AMOUNT_UNKNOWN = 999999999.0
+# BVRLICAT / BVRLICATL: income relative to the lage-inkomensgrens, this year / four years. The real
+# code list is UNVERIFIED; third-party Remote Access code reads category 4 as below the line and
+# categories 1-3 as no status (anchors.md §1.5). This generator assumes the list below.
+LICAT_LABELS = {1: "Institutioneel huishouden", 2: "Inkomen onbekend", 3: "Studentenhuishouden",
+                4: "Onder de lage-inkomensgrens", 5: "Op of boven de lage-inkomensgrens", 6: "Negatief inkomen"}
+LICATL_LABELS = {1: "Institutioneel huishouden", 2: "Inkomen onbekend",
+                 3: "Studentenhuishouden of niet in doelpopulatie in twee of meer van de drie voorgaande jaren",
+                 4: "Vier jaar of langer onder de lage-inkomensgrens", 5: "Niet vier jaar onder de lage-inkomensgrens"}
+EHALG_LABELS = {1: "Eigen woning", 2: "Huurwoning met huurtoeslag", 3: "Huurwoning zonder huurtoeslag",
+                9: "Onbekend"}
+IHI_FORMATS = {"RINPERSOONSKERN": "A1", "RINPERSOONKERN": "A9", "BVRGESTINKH": "F10.0", "BVRBESTINKH": "F10.0",
+               "BVRBRUTINKH": "F10.0", "BVRPERCGESTINKH": "A2", "BVRLICAT": "F1.0", "BVRLICATL": "F1.0",
+               "BVRBBIHJ": "F2.0", "BVREHALG": "F1.0", "BVRAHL": "F2.0"}
+IHI_LABELS = {"RINPERSOONSKERN": RINPERSOONS_LABELS, "BVRLICAT": LICAT_LABELS, "BVRLICATL": LICATL_LABELS,
+              "BVRBBIHJ": BBIHJ_LABELS, "BVREHALG": EHALG_LABELS}
+IVB_FORMATS = {"RINPERSOONS": "A1", "RINPERSOON": "A9", "RINPERSOONSKERN": "A1", "RINPERSOONKERN": "A9"}
+IVB_LABELS = {"RINPERSOONS": RINPERSOONS_LABELS, "RINPERSOONSKERN": RINPERSOONS_LABELS}
+
+# The new CBS poverty line (INHARMATAB INHARMOEDE, % of the line, from 2018): planted as a line a
+# little above the lage-inkomensgrens in euros, while a wealth buffer lifts part of the households
+# below it (owners more often), so the new line finds fewer poor households than INHARMLAG (as CBS
+# reported for 2023). 998 = not in the target population (student, institutional), 999 = unknown.
+INHARMA_FIRST_YEAR = 2018
+NEW_LINE_FACTOR = 1.03
+BUFFER_LIFT_OWNER = 0.55
+BUFFER_LIFT_OTHER = 0.25
+INHARMA_MISSING_ROWS = 0.003
+INHARMOEDE_LABELS = {998: "Niet in doelpopulatie", 999: "Onbekend"}
+INHARMA_FORMATS = {"RINPERSOONSHKW": "A1", "RINPERSOONHKW": "A9", "RINPERSOONS": "A1", "RINPERSOON": "A9",
+                   "INHARMOEDE": "F4.0"}
+INHARMA_LABELS = {"RINPERSOONSHKW": RINPERSOONS_LABELS, "RINPERSOONS": RINPERSOONS_LABELS,
+                  "INHARMOEDE": INHARMOEDE_LABELS}
+
+
+def ihi_table(inha: pd.DataFrame, popiiv: np.ndarray) -> pd.DataFrame:
+    """The IHI (HUISHBVRINK) form of one year's household rows: KERN key, BVR* names and codes,
+    percentiles 0..99 as two-character text (" 0"; empty when unknown), 999999999 for unknown amounts."""
+    t = np.asarray(popiiv)
+    inst, unknown, stud = (t == 3) | (t == 8), (t == 7) | (t == 9), t == 2
+    arm = inha["INHARMLAG"].to_numpy(np.float64)
+    arml = inha["INHARMLAGL"].to_numpy(np.float64)
+    pct = inha["INHP100HGEST"].to_numpy(np.float64)
+    licat = np.select([inst, unknown, stud, arm < 0, arm < 100], [1, 2, 3, 6, 4], 5)
+    licatl = np.select([inst, unknown, stud | (arml == -4), (arml >= 0) & (arml < 100)], [1, 2, 3, 4], 5)
+    pct_txt = np.array([f"{int(v) - 1:2d}" if v >= 1 else "" for v in pct], dtype=object)
+
+    def amount(col):
+        v = inha[col].to_numpy(np.float64)
+        return np.where(v == AMOUNT_UNKNOWN, IHI_AMOUNT_UNKNOWN, v)
+
+    eh = inha["INHEHALGR"].to_numpy(np.int64)
+    eh = np.select([eh == 2, eh == 3, eh == 8], [3, 2, 9], eh)   # IHI swaps 2 and 3 (cbs-microdata.md §3)
+    return _frame({
+        "RINPERSOONSKERN": inha["RINPERSOONSHKW"].to_numpy(dtype=object),
+        "RINPERSOONKERN": inha["RINPERSOONHKW"].to_numpy(dtype=object),
+        "BVRGESTINKH": amount("INHGESTINKH"), "BVRBESTINKH": amount("INHBESTINKH"),
+        "BVRBRUTINKH": amount("INHBRUTINKH"), "BVRPERCGESTINKH": pct_txt,
+        "BVRLICAT": licat, "BVRLICATL": licatl, "BVRBBIHJ": inha["INHBBIHJ"].to_numpy(np.int64),
+        "BVREHALG": eh, "BVRAHL": inha["INHAHL"].to_numpy(np.int64),
+    })
+
+
+def ivb_table(koppel: pd.DataFrame) -> pd.DataFrame:
+    """Koppeltabel_IPI_IHI_IVB: the person -> household link of an IHI year (KERN key)."""
+    return koppel.rename(columns={"RINPERSOONSHKW": "RINPERSOONSKERN", "RINPERSOONHKW": "RINPERSOONKERN"})
+
+
+def inharma_table(inha: pd.DataFrame, popiiv: np.ndarray, koppel: pd.DataFrame, *, year: int, seed: int,
+                  person_key: bool) -> tuple[pd.DataFrame, dict]:
+    """INHARMATAB of one year (household key, or person key when ``person_key``) and the planted
+    shares poor on both lines among private households with income (INHPOPIIV 1)."""
+    rng = np.random.default_rng([seed, 4000 + year])
+    t = np.asarray(popiiv)
+    gest = inha["INHGESTINKH"].to_numpy(np.float64)
+    arm = inha["INHARMLAG"].to_numpy(np.float64)
+    owner = inha["INHEHALGR"].to_numpy(np.int64) == 1
+    ok = (t == 1) & (gest != AMOUNT_UNKNOWN) & (gest >= 0)
+    moede = np.floor(100.0 * np.where(ok, gest, 0.0) / (NEW_LINE_FACTOR * _income_line(year)))
+    lift = ok & (moede < 100) & (rng.random(len(t)) < np.where(owner, BUFFER_LIFT_OWNER, BUFFER_LIFT_OTHER))
+    moede = np.where(lift, 100 + np.floor(30 * rng.random(len(t))), moede)
+    moede = np.minimum(moede, 997.0)   # 998 and 999 are codes: the rich are capped below them
+    moede = np.where(ok, moede, np.where((t == 2) | (t == 3) | (t == 8), 998.0, 999.0))
+    pop = t == 1
+    shares = {"share_poor_inharmlag": round(float(((arm >= 0) & (arm < 100) & pop).sum() / max(pop.sum(), 1)), 4),
+              "share_poor_inharmoede": round(float(((moede < 100) & pop).sum() / max(pop.sum(), 1)), 4),
+              "households_lifted_by_buffer": int(lift.sum())}
+    keep = rng.random(len(t)) >= INHARMA_MISSING_ROWS
+    hh = _frame({"RINPERSOONSHKW": inha["RINPERSOONSHKW"].to_numpy(dtype=object)[keep],
+                 "RINPERSOONHKW": inha["RINPERSOONHKW"].to_numpy(dtype=object)[keep],
+                 "INHARMOEDE": moede[keep]})
+    shares["households_missing_from_inharmatab"] = int((~keep).sum())
+    if not person_key:
+        return hh, shares
+    per = koppel.merge(hh, on=["RINPERSOONSHKW", "RINPERSOONHKW"], how="inner", validate="m:1")
+    return _frame({"RINPERSOONS": per["RINPERSOONS"].to_numpy(dtype=object),
+                   "RINPERSOON": per["RINPERSOON"].to_numpy(dtype=object),
+                   "INHARMOEDE": per["INHARMOEDE"].to_numpy(np.float64)}), shares
+
+
+def ihi_versions(year: int, first_year: int) -> tuple[int, ...]:
+    """Versions of HUISHBVRINK{year}TAB on disk: the first IHI year has a losing V1 beside V2."""
+    return (1, 2) if year == first_year else (1,)
+
+
+def ivb_path(inc: Path, year: int, first_year: int) -> Path:
+    """Where Koppeltabel_IPI_IHI_IVB{year} lies: beside IHI, except two years elsewhere (beside IPI in
+    upper case with a version, and in a folder of its own with spaces), as projects report."""
+    if year == first_year + 2:
+        return inc / "INTEGRAAL PERSOONLIJK INKOMEN" / str(year) / f"KOPPELTABEL_IPI_IHI_IVB{year}V1.sav"
+    if year == first_year + 4:
+        return inc / "Koppeltabel IPI IHI IVB" / f"Koppeltabel_IPI_IHI_IVB {year}.sav"
+    return inc / "INTEGRAAL HUISHOUDENS INKOMEN" / str(year) / f"Koppeltabel_IPI_IHI_IVB{year}.sav"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1621,9 +1760,70 @@ def kindouder_table(p: Population, *, seed: int, dirt: dict) -> tuple[pd.DataFra
         "RINPERSOONSMa": _obj(np.where(form, "-", "")), "RINPERSOONMa": _obj(np.where(form, "---------", "")),
         "XKOPPELNUMMER": _obj(np.full(len(some), " " * 12, dtype=object)),
     })
-    out = pd.concat([base, extra_conf, extra_dup, nolink], ignore_index=True)
+    gp = grandparent_links(p, rng, exclude=np.char.add(p.rinps[some].astype(str), rin_str[some].astype(str)))
+    dirt["kindouder_parents_linked_to_grandparents"] = int(len(gp))
+    out = pd.concat([base, extra_conf, extra_dup, nolink, gp], ignore_index=True)
     out = out.sort_values(["RINPERSOONS", "RINPERSOON"], kind="mergesort").reset_index(drop=True)
     return out.astype(object), flags
+
+
+def grandparent_links(p: Population, rng: np.random.Generator, *, exclude: np.ndarray) -> pd.DataFrame:
+    """KINDOUDERTAB rows of parents born 1966 or later, linking them to an older household's members.
+
+    Poor families take their grandparents among the poor older households more often (probability
+    0.35 of a poor household, else any), so that poverty runs through three generations; the
+    child's own propensity does not depend on it. ``exclude`` holds keys (RINPERSOONS+RINPERSOON)
+    that already have a row without links."""
+    par = np.concatenate([p.f_mother[p.f_mother >= 0], p.f_father[p.f_father >= 0]])
+    par_by = p.birth_month[par] // 12 + 1970
+    par = par[(par_by >= 1966) & (p.rinps[par] == "R")]
+    par = par[~np.isin(np.char.add(p.rinps[par].astype(str), p.rin_str[par].astype(str)), exclude)]
+    par = par[rng.random(len(par)) < 0.8]
+    if len(par) == 0 or len(p.h_head) == 0:
+        return pd.DataFrame(columns=list(KINDOUDER_FORMATS)).astype(object)
+    par_by = p.birth_month[par] // 12 + 1970
+    poor_fam = p.f_poor[p.fam[par]]
+    heads = p.h_head
+    head_by = p.birth_month[heads] // 12 + 1970
+    hh = np.arange(len(heads))
+    target = par_by - rng.uniform(20, 40, len(par))
+    chosen = np.full(len(par), -1, dtype=np.int64)
+    for want_poor, who in ((True, poor_fam & (rng.random(len(par)) < 0.35)), (None, None)):
+        todo = np.flatnonzero((chosen < 0) if who is None else who)
+        pool = hh if want_poor is None else hh[p.h_poor]
+        pool = pool[np.argsort(head_by[pool], kind="stable")]
+        if len(pool) == 0 or len(todo) == 0:
+            continue
+        pos = np.searchsorted(head_by[pool], target[todo]) + rng.integers(-20, 21, len(todo))
+        pick = pool[np.clip(pos, 0, len(pool) - 1)]
+        gap = par_by[todo] - head_by[pick]
+        ok = (gap >= 18) & (gap <= 45)
+        chosen[todo[ok]] = pick[ok]
+    found = chosen >= 0
+    par, par_by, chosen = par[found], par_by[found], chosen[found]
+    # members of each older household: its head and, in a couple, the second person
+    second = np.full(len(heads), -1, dtype=np.int64)
+    is_second = np.r_[False, p.o_hh[1:] == p.o_hh[:-1]]
+    second[p.o_hh[is_second]] = p.o_person[is_second]
+    a, b = heads[chosen], second[chosen]
+    a_male = p.sex[a] == "1"
+    b_gap = par_by - (p.birth_month[np.maximum(b, 0)] // 12 + 1970)
+    b_ok = (b >= 0) & (p.sex[np.maximum(b, 0)] != p.sex[a]) & (b_gap >= 16) & (b_gap <= 50)
+    fa = np.where(a_male, a, np.where(b_ok, b, -1))
+    mo = np.where(~a_male, a, np.where(b_ok, b, -1))
+
+    def link(who):
+        known = who >= 0
+        return (np.where(known, p.rinps[np.maximum(who, 0)], "-").astype(object),
+                np.where(known, p.rin_str[np.maximum(who, 0)], "---------").astype(object))
+
+    pa_s, pa = link(fa)
+    ma_s, ma = link(mo)
+    return pd.DataFrame({
+        "RINPERSOONS": _obj(p.rinps[par]), "RINPERSOON": _obj(p.rin_str[par]),
+        "RINPERSOONSpa": _obj(pa_s), "RINPERSOONpa": _obj(pa), "RINPERSOONSMa": _obj(ma_s),
+        "RINPERSOONMa": _obj(ma), "XKOPPELNUMMER": _obj(np.full(len(par), " " * 12, dtype=object)),
+    })
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1715,7 +1915,15 @@ Generated by `python -m pipeline synthesize`; this folder sits beside the raw tr
 - A child whose parents are poor is poor as a young adult with the `outflow_propensity` of the buurt
   it lived in on its 15th birthday (the address rule of methodology.md §3 on the winning address
   file); otherwise with `p_child_poor_parents_not_poor`. Poor young adults are below the line in
-  each year with probability 0.88 (non-poor 0.02 from age 24, 0.06 before).
+  each year with probability 0.88, and 0.97 at ages 24-27 (the adult window of methodology §6);
+  non-poor ones with 0.06 before 24, 0.003 at 24-27 and 0.02 after. A non-poor child of 24 or older
+  still living at home lifts the family's household above the line (an earner in the household), so
+  the young adult's measured status is its own planted one.
+- Grandparents: parents born 1966 or later (KINDOUDERTAB is reliable from that birth year on) are
+  linked to their own parents in KINDOUDERTAB with probability 0.8: a household of older people
+  (the heads born 20-40 years earlier), chosen among the poor ones with probability 0.35 when the
+  family is poor. The grandparents' poverty does not change the child's propensity: the planted
+  `outflow_3gen` equals the outflow of the same buurten.
 - Two clusters pass poverty on far more often: `noordoost` (Pekela, Veendam, Wildervank, Winschoten,
   Scheemda and surroundings) and `emmen` (Emmen's central wards, Emmer-Compascuum, Klazienaveen,
   Zwartemeer, Barger-Compascuum). Outside them the propensity is about 0.15, inside about 0.5, with
@@ -1724,8 +1932,29 @@ Generated by `python -m pipeline synthesize`; this folder sits beside the raw tr
   + 0.2 x the family's score + noise; poor households sit below the line's percentile.
 - The values here are the planted (latent) probabilities. The analysis measures poverty from the
   household files with the "poor in at least half of the valid years" rule, so its estimates are
-  these probabilities blurred by a little misclassification, by children still living at home at
-  24-27, and by sampling noise.
+  these probabilities blurred by a little misclassification of the parents (transient poor years in a
+  short window) and by sampling noise.
+
+Income years and poverty lines:
+- Before 2011 the household files are IHI (`INTEGRAAL HUISHOUDENS INKOMEN/{{year}}/HUISHBVRINK{{year}}TABV{{n}}.sav`,
+  key RINPERSOONSKERN/RINPERSOONKERN) with `Koppeltabel_IPI_IHI_IVB{{year}}` (mostly beside IHI; one year
+  beside IPI in upper case with V1, one year in a folder of its own with spaces: see summary.json).
+  The same households and statuses as the INHATAB years, in IHI's coding, which is assumed here
+  because the real one is UNVERIFIED: `BVRLICAT` 1 institutional, 2 income unknown, 3 student
+  household, 4 below the lage-inkomensgrens, 5 at or above it, 6 negative income; `BVRLICATL`
+  1 institutional, 2 unknown, 3 student or not in the target population in two or more of the three
+  years before, 4 below the line for four years or longer, 5 not; `BVRPERCGESTINKH` 0..99 as
+  two-character text (INHATAB's INHP100HGEST minus 1), empty when unknown; amounts 999999999 when
+  unknown.
+- From 2018 `INHARMATAB/INHARMA{{year}}TABV1.sav` holds `INHARMOEDE`, income as % of the new CBS
+  poverty line. Planted relation: the new line lies {factor} x the lage-inkomensgrens in euros,
+  but a wealth buffer lifts households below it to 100-129 % with probability {lift_owner} for
+  owner-occupiers and {lift_other} for others, so the new line finds fewer poor households than
+  INHARMLAG (summary.json `new_poverty_line` gives both shares per year among private households
+  with income). 998 = not in the target population (students, institutions), 999 = unknown; about
+  0.3 % of the households have no row. The key is the household (RINPERSOONSHKW/RINPERSOONHKW),
+  except in one year (`person_key_year`), which has a person key (RINPERSOONS/RINPERSOON): CBS's
+  key is UNVERIFIED.
 
 Files:
 - `buurt_truth.csv`: per buurt of the target-year geography (also outside the region).
@@ -1828,8 +2057,8 @@ def truth_tables(geo: Geography, truth: pd.DataFrame, p: Population, objs: Objec
 def _validate(persons: int, first_year: int, last_year: int, target_year: int) -> None:
     if persons < 500:
         raise SynthesizeError(f"--persons must be at least 500, got {persons}")
-    if not 2008 <= first_year <= last_year <= 2035:
-        raise SynthesizeError(f"need 2008 <= first_year <= last_year <= 2035, got {first_year}..{last_year}")
+    if not IHI_FIRST_YEAR <= first_year <= last_year <= 2035:
+        raise SynthesizeError(f"need {IHI_FIRST_YEAR} <= first_year <= last_year <= 2035, got {first_year}..{last_year}")
     if not VSLGWB_FIRST_YEAR <= target_year <= 2035:
         raise SynthesizeError(f"target_year must lie in {VSLGWB_FIRST_YEAR}..2035, got {target_year}")
 
@@ -1844,7 +2073,9 @@ def synthesize(*, out_dir: Path, persons: int = 350_000, seed: int = 20261122, f
     out_dir : folder to create (replaced if it exists); built beside it and renamed at the end.
     persons : rows of GBAPERSOONTAB, roughly.
     seed : everything is a function of the arguments: the same arguments give the same files.
-    first_year, last_year : income years written (INHATAB and KOPPELPERSOONHUISHOUDEN).
+    first_year, last_year : income years written (INHATAB and KOPPELPERSOONHUISHOUDEN from 2011, IHI
+        and Koppeltabel_IPI_IHI_IVB before; first_year may go down to 2003). The INHATAB years are the
+        same whatever first_year is, given the other arguments.
     target_year : the geography year; VSLGWBTAB covers 2015..target_year + 1.
     workers : processes writing .sav files (default: 2 for large runs, 1 below 50,000 persons).
     clusters : plant the two clusters; with False their buurten get the propensities of everywhere
@@ -2007,15 +2238,35 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
 
     # households per year
     units = build_units(p, seed=seed)
-    miss_year = popiiv_missing_year(first_year, last_year)
-    iv = {y: inha_versions(y, first_year) for y in range(first_year, last_year + 1)}
+    # INHATAB from 2011; the years before are written as IHI. Versions and dirt of the INHATAB years
+    # hang on the first INHATAB year, so adding IHI years leaves the INHATAB years as they were.
+    first_inha = max(first_year, IHI_LAST_YEAR + 1)
+    miss_year = popiiv_missing_year(first_inha, last_year)
+    iv = {y: inha_versions(y, first_inha) if y > IHI_LAST_YEAR else ihi_versions(y, first_year)
+          for y in range(first_year, last_year + 1)}
     kv = {y: koppel_versions(y) for y in range(first_year, last_year + 1)}
     inc = cbs / "InkomenBestedingen"
     n_hh = {}
+    new_line = {}
+    person_key_year = min(max(INHARMA_FIRST_YEAR, first_inha) + 3, last_year)
     for yo in household_years(p, units, first_year=first_year, last_year=last_year, seed=seed,
                               popiiv_missing_year=miss_year, inha_versions=iv, koppel_versions=kv, dirt=dirt):
         y = yo.year
         versions = iv[y]
+        n_hh[y] = len(yo.inha)
+        if y <= IHI_LAST_YEAR:
+            folder = inc / "INTEGRAAL HUISHOUDENS INKOMEN" / str(y)
+            writer.submit(folder / f"HUISHBVRINK{y}TABV{versions[-1]}.sav", ihi_table(yo.inha, yo.popiiv),
+                          IHI_FORMATS, IHI_LABELS)
+            if len(versions) > 1:
+                writer.submit(folder / f"HUISHBVRINK{y}TABV{versions[0]}.sav", ihi_table(yo.inha_loser, yo.popiiv),
+                              IHI_FORMATS, IHI_LABELS)
+            writer.submit(ivb_path(inc, y, first_year), ivb_table(yo.koppel), IVB_FORMATS, IVB_LABELS)
+            continue
+        if y >= INHARMA_FIRST_YEAR:
+            harm, new_line[y] = inharma_table(yo.inha, yo.popiiv, yo.koppel, year=y, seed=seed,
+                                              person_key=(y == person_key_year))
+            writer.submit(inc / "INHARMATAB" / f"INHARMA{y}TABV1.sav", harm, INHARMA_FORMATS, INHARMA_LABELS)
         writer.submit(inc / "INHATAB" / f"INHA{y}TABV{versions[-1]}.sav", yo.inha, INHA_FORMATS, INHA_LABELS)
         if yo.inha_loser is not None:
             writer.submit(inc / "INHATAB" / f"INHA{y}TABV{versions[0]}.sav", yo.inha_loser, INHA_FORMATS, INHA_LABELS)
@@ -2025,7 +2276,6 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
         if yo.koppel_loser is not None:
             writer.submit(inc / "KOPPELPERSOONHUISHOUDEN" / f"KOPPELPERSOONHUISHOUDEN{y}{suffixes[0]}.sav",
                           yo.koppel_loser, KOPPEL_FORMATS, KOPPEL_LABELS)
-        n_hh[y] = len(yo.inha)
     lap("households")
 
     # truth
@@ -2033,7 +2283,9 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
     bt.to_csv(truth_dir / "buurt_truth.csv", index=False)
     wt.to_csv(truth_dir / "wijk_truth.csv", index=False)
     ct.to_csv(truth_dir / "children_truth.csv", index=False)
-    (truth_dir / "README.md").write_text(TRUTH_README.format(c0=TRUTH_COHORT[0], c1=TRUTH_COHORT[1]), encoding="utf-8")
+    (truth_dir / "README.md").write_text(TRUTH_README.format(
+        c0=TRUTH_COHORT[0], c1=TRUTH_COHORT[1], factor=NEW_LINE_FACTOR, lift_owner=BUFFER_LIFT_OWNER,
+        lift_other=BUFFER_LIFT_OTHER), encoding="utf-8")
     dirt.update({
         "vslgwb_objects_missing": int((objs.status == OBJ_MISSING).sum()),
         "vslgwb_objects_all_codes_dashed": int((objs.status == OBJ_DASHED).sum()),
@@ -2074,12 +2326,23 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
             "SOORTOBJECTNUMMER": SOORT_LABELS,
             "RINOBJECTNUMMER": "16 characters, zero-padded digits",
             "open_end_forms": dict(zip(OPEN_END_FORMS, OPEN_END_P)),
-            "inhatab_versions": {str(y): list(v) for y, v in iv.items() if len(v) > 1},
+            "inhatab_versions": {str(y): list(v) for y, v in iv.items() if len(v) > 1 and y > IHI_LAST_YEAR},
+            "ihi_versions": {str(y): list(v) for y, v in iv.items() if len(v) > 1 and y <= IHI_LAST_YEAR},
+            "ihi_koppeltabel_paths": {str(y): str(ivb_path(Path("cbs/InkomenBestedingen"), y, first_year).as_posix())
+                                      for y in range(first_year, min(last_year, IHI_LAST_YEAR) + 1)},
+            "bvrlicat_codes": LICAT_LABELS, "bvrlicatl_codes": LICATL_LABELS,
+            "bvrpercgestinkh": "0..99 as two-character text, empty when unknown",
+            "inharmoede_codes": INHARMOEDE_LABELS,
             "koppel_suffixes": {str(y): list(v) for y, v in kv.items() if v != ("",)},
             "renumbered_after_target_year": f"GM{RENUMBERED_GEMEENTE}: buurt numbers + {RENUMBER_OFFSET}",
         },
         "files": files,
         "dirt": dirt,
+        "new_poverty_line": {
+            "new_line_factor": NEW_LINE_FACTOR, "buffer_lift_owner": BUFFER_LIFT_OWNER,
+            "buffer_lift_other": BUFFER_LIFT_OTHER, "person_key_year": person_key_year if new_line else None,
+            "years": {str(k): v for k, v in new_line.items()},
+        },
     }
     (truth_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                             encoding="utf-8")

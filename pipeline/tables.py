@@ -36,7 +36,26 @@ def spec(table: str, *, target_year: int | None = None) -> TableSpec:
     if table == "koppel":
         return TableSpec("KOPPELPERSOONHUISHOUDEN", RIN + [Col("RINPERSOONSHKW", width=1),
                                                             Col("RINPERSOONHKW", width=9)])
+    if table == "ihi":
+        # IHI (income years before 2011): household key RINPERSOONSKERN/RINPERSOONKERN, BVR* variables.
+        # BVRPERCGESTINKH is coded 0..99 (sometimes as text, " 0"); the reader turns it into numbers.
+        return TableSpec("IHI (HUISHBVRINK)", [
+            Col("RINPERSOONSKERN", width=1), Col("RINPERSOONKERN", width=9),
+            Col("BVRPERCGESTINKH", kind="num"), Col("BVRLICAT", kind="num"), Col("BVRLICATL", kind="num"),
+            Col("BVRGESTINKH", kind="num", required=False)])
+    if table == "ihi_koppel":
+        return TableSpec("Koppeltabel_IPI_IHI_IVB", RIN + [Col("RINPERSOONSKERN", width=1),
+                                                            Col("RINPERSOONKERN", width=9)])
+    if table == "inharma":
+        # Key UNVERIFIED: the household key like INHATAB, or a person key; ingest checks that one
+        # of the two pairs is complete.
+        return TableSpec("INHARMATAB", [
+            Col("RINPERSOONSHKW", width=1, required=False), Col("RINPERSOONHKW", width=9, required=False),
+            Col("RINPERSOONS", width=1, required=False), Col("RINPERSOON", width=9, required=False),
+            Col("INHARMOEDE", kind="num")])
     raise ValueError(f"unknown table {table}")
 
 
-TABLES = ("persons", "parents", "addresses", "areas", "income", "koppel")
+TABLES = ("persons", "parents", "addresses", "areas", "income", "koppel", "ihi", "ihi_koppel", "inharma")
+# The key pairs INHARMATAB may carry, in order of preference (a person key is the more precise).
+INHARMA_KEYS = (("RINPERSOONS", "RINPERSOON"), ("RINPERSOONSHKW", "RINPERSOONHKW"))

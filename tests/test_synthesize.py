@@ -104,6 +104,8 @@ def test_layout_and_file_names(out):
             expected.add(f"cbs/InkomenBestedingen/INHATAB/INHA{y}TABV{v}.sav")
         for suffix in syn.koppel_versions(y):
             expected.add(f"cbs/InkomenBestedingen/KOPPELPERSOONHUISHOUDEN/KOPPELPERSOONHUISHOUDEN{y}{suffix}.sav")
+        if y >= 2018:
+            expected.add(f"cbs/InkomenBestedingen/INHARMATAB/INHARMA{y}TABV1.sav")
     assert files == expected
     assert {"INHA2011TABV2.sav", "INHA2011TABV3.sav"} <= {Path(f).name for f in files}
     assert {"KOPPELPERSOONHUISHOUDEN2019V2.sav", "KOPPELPERSOONHUISHOUDEN2020V2.sav"} <= {Path(f).name for f in files}
@@ -362,6 +364,55 @@ def test_planted_status_comes_back_from_the_household_files(out):
     assert ((v["mean"] >= 0.5) == (v.parents_poor_planted == 1)).mean() > 0.93
 
 
+def test_parents_born_from_1966_are_linked_to_older_grandparents(out):
+    """KINDOUDERTAB holds rows for parents (the third generation), older by 18-45 years, and only
+    for parents born 1966 or later; poor families have poor grandparents more often."""
+    ko, _ = kindouder(out)
+    g, _ = gba(out)
+    ct = pd.read_csv(out[0] / "truth/children_truth.csv", dtype={"RINPERSOON": str})
+    kids = ko[ko.RINPERSOON.isin(ct.RINPERSOON)]
+    parents = set(kids.RINPERSOONMa) | set(kids.RINPERSOONpa)
+    # (a planted error makes a few children their own father: those rows are the child's own)
+    rows = ko[ko.RINPERSOON.isin(parents) & ~ko.RINPERSOON.isin(ct.RINPERSOON)
+              & (ko.RINPERSOONpa.str.strip("-") != "")]
+    assert len(rows) > 100
+    by = g.drop_duplicates("RINPERSOON").set_index("RINPERSOON").GBAGEBOORTEJAAR
+    own = pd.to_numeric(by.reindex(rows.RINPERSOON), errors="coerce").to_numpy()
+    gpa = pd.to_numeric(by.reindex(rows.RINPERSOONpa), errors="coerce").to_numpy()
+    known = np.isfinite(own) & np.isfinite(gpa)
+    assert known.sum() > 50
+    # birth years in GBAPERSOONTAB carry a little planted dirt (unknown years), hence the margin
+    assert (own[known] >= 1965).mean() > 0.99
+    assert ((own[known] - gpa[known] >= 16) & (own[known] - gpa[known] <= 50)).mean() > 0.98
+    assert out[1]["dirt"]["kindouder_parents_linked_to_grandparents"] >= len(rows)
+
+
+def test_young_adults_measured_status_is_the_planted_one(out):
+    """In the adult window (24-27) the majority of a child's own household years gives its planted
+    status: transient years there are rare, and a non-poor child at home lifts its family."""
+    ct = pd.read_csv(out[0] / "truth/children_truth.csv", dtype={"RINPERSOON": str})
+    ct = ct[(ct.RINPERSOONS == "R")].drop_duplicates("RINPERSOON", keep=False)
+    ct = ct[ct.birth_year.between(1989, 1998)].set_index("RINPERSOON")
+    votes = []
+    for y in range(2013, LAST + 1):
+        inc, _ = inha(out, y)
+        valid = inc["INHPOPIIV"] == 1 if "INHPOPIIV" in inc else inc["INHP100HGEST"].between(1, 100)
+        inc = inc.assign(valid=valid, poor=valid & inc.INHARMLAG.between(0, 99))
+        k, _ = koppel(out, y)
+        k = k[k.RINPERSOONS == "R"].merge(inc, on=["RINPERSOONSHKW", "RINPERSOONHKW"], validate="m:1")
+        k = k[k.valid & k.RINPERSOON.isin(ct.index)]
+        age = y - ct.birth_year.reindex(k.RINPERSOON).to_numpy()
+        votes.append(k.loc[(age >= 24) & (age <= 27), ["RINPERSOON", "poor"]])
+    v = pd.concat(votes).groupby("RINPERSOON")["poor"].mean()
+    v = pd.DataFrame({"measured": v >= 0.5}).join(ct.child_poor_planted == 1)
+    assert len(v) > 300
+    assert (v.measured == v.child_poor_planted).mean() > 0.98
+    # the misclassified are few in both directions: no bias either way
+    fp = (v.measured & ~v.child_poor_planted).sum()
+    fn = (~v.measured & v.child_poor_planted).sum()
+    assert max(fp, fn) < 0.02 * len(v)
+
+
 # ------------------------------------------------------------------------------------ dirt
 
 def test_every_kind_of_dirt_is_counted(out):
@@ -501,3 +552,98 @@ def test_no_clusters_flag_on_the_command_line(tmp_path, monkeypatch):
     assert seen["clusters"] is False
     assert syn.main(["--out", str(tmp_path / "x"), "--persons", "1000"]) == 0
     assert seen["clusters"] is True
+
+
+# ------------------------------------------------------------------------------------ IHI years, new line
+
+@pytest.fixture(scope="module")
+def older(tmp_path_factory):
+    """The same arguments with income years from 2003: IHI for 2003-2010."""
+    d = tmp_path_factory.mktemp("syn") / "ihi"
+    return d, syn.synthesize(out_dir=d, persons=PERSONS, seed=SEED, first_year=2003)
+
+
+def ihi(out, year):
+    return read(newest(cbs(out) / "InkomenBestedingen/INTEGRAAL HUISHOUDENS INKOMEN", rf"HUISHBVRINK({year})TABV(\d+)"))
+
+
+def ivb(out, year):
+    return read(newest(cbs(out) / "InkomenBestedingen", rf"(?i)Koppeltabel_IPI_IHI_IVB\s?({year})(?:V(\d+))?"))
+
+
+def test_older_years_add_ihi_files_and_leave_the_rest_unchanged(out, older):
+    a, b = set(out[1]["files"]), set(older[1]["files"])
+    assert a < b
+    added = b - a
+    assert all("INTEGRAAL" in f or "Koppeltabel" in f for f in added)
+    for y in range(2003, 2011):
+        assert f"cbs/InkomenBestedingen/INTEGRAAL HUISHOUDENS INKOMEN/{y}/HUISHBVRINK{y}TABV{syn.ihi_versions(y, 2003)[-1]}.sav" in b
+    assert "cbs/InkomenBestedingen/INTEGRAAL HUISHOUDENS INKOMEN/2003/HUISHBVRINK2003TABV1.sav" in b  # a loser
+    assert "cbs/InkomenBestedingen/INTEGRAAL PERSOONLIJK INKOMEN/2005/KOPPELTABEL_IPI_IHI_IVB2005V1.sav" in b
+    assert "cbs/InkomenBestedingen/Koppeltabel IPI IHI IVB/Koppeltabel_IPI_IHI_IVB 2007.sav" in b
+    assert not any("INHA20" in f and int(re.search(r"INHA(\d{4})", f).group(1)) < 2011 for f in b)
+    for f in ("cbs/InkomenBestedingen/INHATAB/INHA2011TABV3.sav", "cbs/InkomenBestedingen/INHATAB/INHA2016TABV2.sav",
+              "cbs/InkomenBestedingen/KOPPELPERSOONHUISHOUDEN/KOPPELPERSOONHUISHOUDEN2013.sav",
+              "cbs/InkomenBestedingen/INHARMATAB/INHARMA2021TABV1.sav",
+              "cbs/Bevolking/GBAADRESOBJECTBUS/GBAADRESOBJECT2023BUSV2.sav"):
+        assert read(out[0] / f)[0].equals(read(older[0] / f)[0]), f
+
+
+def test_ihi_formats_codes_and_kern_key(older):
+    df, meta = ihi(older, 2006)
+    assert {"RINPERSOONSKERN", "RINPERSOONKERN", "BVRGESTINKH", "BVRPERCGESTINKH", "BVRLICAT", "BVRLICATL"} <= set(df)
+    assert meta.original_variable_types["BVRPERCGESTINKH"] == "A2"
+    assert meta.original_variable_types["RINPERSOONKERN"] == "A9"
+    pct = df.BVRPERCGESTINKH.str.strip()
+    assert set(pct[pct != ""].astype(int)) <= set(range(100)) and (pct == "0").any()
+    assert set(df.BVRLICAT.unique()) <= {1, 2, 3, 4, 5, 6} and set(df.BVRLICATL.unique()) <= {1, 2, 3, 4, 5}
+    assert meta.variable_value_labels["BVRLICAT"][4] == "Onder de lage-inkomensgrens"
+    poor = df.BVRLICAT == 4
+    assert pct[poor & (pct != "")].astype(int).median() < pct[(df.BVRLICAT == 5) & (pct != "")].astype(int).median()
+    assert (df.loc[df.BVRLICAT == 2, "BVRGESTINKH"] == 999999999).all() and (pct[df.BVRLICAT == 2] == "").all()
+    assert (df.loc[df.BVRLICATL == 4, "BVRLICAT"] == 4).all()   # four years below implies below now
+    k, _ = ivb(older, 2006)
+    assert list(k.columns) == ["RINPERSOONS", "RINPERSOON", "RINPERSOONSKERN", "RINPERSOONKERN"]
+    assert k.merge(df, on=["RINPERSOONSKERN", "RINPERSOONKERN"], how="left", indicator=True)["_merge"].eq("both").all()
+
+
+def test_planted_parents_status_comes_back_from_ihi_years(older):
+    """Children born 1986-1992: parents' poverty by majority over IHI years at 12-17 matches the truth."""
+    root = older[0]
+    ct = pd.read_csv(root / "truth/children_truth.csv", dtype={"RINPERSOON": str})
+    ct = ct[(ct.RINPERSOONS == "R") & ct.birth_year.between(1986, 1992)].drop_duplicates("RINPERSOON", keep=False)
+    votes = []
+    for y in range(2003, 2011):
+        inc, _ = ihi(older, y)
+        inc = inc.assign(valid=~inc.BVRLICAT.isin([1, 2, 3]), poor=inc.BVRLICAT == 4)
+        k, _ = ivb(older, y)
+        k = k[k.RINPERSOONS == "R"].merge(inc, on=["RINPERSOONSKERN", "RINPERSOONKERN"], validate="m:1")
+        k = k[k.valid & k.RINPERSOON.isin(ct.RINPERSOON)]
+        age = y - ct.set_index("RINPERSOON").birth_year.reindex(k.RINPERSOON).to_numpy()
+        votes.append(k.loc[(age >= 12) & (age <= 17), ["RINPERSOON", "poor"]])
+    v = pd.concat(votes).groupby("RINPERSOON")["poor"].agg(["mean", "size"])
+    v = v[v["size"] >= 2].join(ct.set_index("RINPERSOON").parents_poor_planted)
+    assert len(v) > 100
+    assert ((v["mean"] >= 0.5) == (v.parents_poor_planted == 1)).mean() > 0.93
+
+
+def test_new_poverty_line_finds_fewer_poor_and_has_both_key_forms(out):
+    root, summary = out
+    nl = summary["new_poverty_line"]
+    assert sorted(nl["years"]) == [str(y) for y in range(2018, 2024)] and nl["person_key_year"] == 2021
+    for y, v in nl["years"].items():
+        assert v["share_poor_inharmoede"] < v["share_poor_inharmlag"] - 0.01, y
+    h, meta = read(cbs(out) / "InkomenBestedingen/INHARMATAB/INHARMA2019TABV1.sav")
+    assert list(h.columns) == ["RINPERSOONSHKW", "RINPERSOONHKW", "INHARMOEDE"]
+    assert meta.variable_value_labels["INHARMOEDE"] == {998: "Niet in doelpopulatie", 999: "Onbekend"}
+    inc, _ = inha(out, 2019)
+    m = inc.merge(h, on=["RINPERSOONSHKW", "RINPERSOONHKW"], how="left", validate="1:1")
+    assert 0 < m.INHARMOEDE.isna().sum() < 0.02 * len(m)          # a few households without a row
+    assert (m.loc[m.INHPOPIIV == 2, "INHARMOEDE"].dropna() == 998).all()
+    pop = m[m.INHPOPIIV == 1]
+    old, new = pop.INHARMLAG.between(0, 99), pop.INHARMOEDE < 100
+    assert (new & ~old).sum() < (old & ~new).sum()                   # the buffer lifts more than it adds
+    p, _ = read(cbs(out) / "InkomenBestedingen/INHARMATAB/INHARMA2021TABV1.sav")
+    assert list(p.columns) == ["RINPERSOONS", "RINPERSOON", "INHARMOEDE"]
+    readme = " ".join((root / "truth/README.md").read_text().split())
+    assert "INHARMOEDE" in readme and "wealth buffer" in readme and "BVRLICAT" in readme
