@@ -41,9 +41,10 @@ TABLE_TARGETS = ([f"reports/tables/transmission_{lv}.csv" for lv in ("buurt", "w
                  + ["reports/tables/attrition.csv", "reports/output_check.json"])
 # Steps in workflow order; the per-step table follows it.
 STEP_ORDER = ["ingest", "ingest_year", "household", "cohort", "upbringing", "status", "measures",
-              "young_adults", "geography", "export", "maps", "hotspots", "factsheets", "audit", "bundle"]
+              "young_adults", "geography", "export", "maps", "hotspots", "factsheets", "rolling", "trend",
+              "trend_charts", "audit", "bundle"]
 FIXED_TABLES = ("persons", "parents", "addresses", "areas")
-YEARLY_TABLES = ("income", "koppel")
+YEARLY_TABLES = ("income", "koppel", "ihi", "ihi_koppel", "inharma")
 
 
 # --------------------------------------------------------------------------- input files and floor
@@ -56,18 +57,22 @@ class InputFile:
 
 
 def input_files(raw_root: str | Path, *, files: dict, income_years: list[int] | None = None) -> list[InputFile]:
-    """The files the workflow reads, found the way the Snakefile finds them (pipeline.io):
-    the newest edition of each fixed table, and income and koppel per year that has both."""
+    """The files the workflow reads, found the way the Snakefile finds them (pipeline.io): the
+    newest edition of each fixed table; per income year INHATAB + KOPPELPERSOONHUISHOUDEN, else
+    IHI + its Koppeltabel, and INHARMATAB where the year has one."""
     out = []
     for table in FIXED_TABLES:
         spec = files[table]
         found = io.discover(raw_root, dirs=spec["dirs"], pattern=spec["pattern"])
         out.append(InputFile(table, None, io.newest(found, table=table, where=str(raw_root))))
     per_year = {t: io.pick_per_key(io.discover(raw_root, dirs=files[t]["dirs"], pattern=files[t]["pattern"]))
-                for t in YEARLY_TABLES}
-    years = income_years or sorted(set(per_year["income"]) & set(per_year["koppel"]))
-    for y in years:
-        out += [InputFile(t, y, per_year[t][y]) for t in YEARLY_TABLES]
+                if t in files else {} for t in YEARLY_TABLES}
+    inhatab = set(per_year["income"]) & set(per_year["koppel"])
+    ihi = (set(per_year["ihi"]) & set(per_year["ihi_koppel"])) - inhatab
+    for y in income_years or sorted(inhatab | ihi):
+        pair = ("income", "koppel") if y in inhatab else ("ihi", "ihi_koppel")
+        extra = ("inharma",) if y in per_year["inharma"] else ()
+        out += [InputFile(t, y, per_year[t][y]) for t in pair + extra]
     return out
 
 
@@ -203,7 +208,7 @@ def measure(cmd: list[str], *, log_path: Path, cwd: Path | None = None) -> Measu
 
 # --------------------------------------------------------------------------- Snakemake benchmark files
 
-_RULE_OF = [(re.compile(r"ingest_(income|koppel)_\d{4}"), "ingest_year"),
+_RULE_OF = [(re.compile(r"ingest_\w+_\d{4}"), "ingest_year"),
             (re.compile(r"ingest_\w+"), "ingest"),
             (re.compile(r"household_\d{4}"), "household")]
 
