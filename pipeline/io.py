@@ -336,8 +336,20 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     _atomic(Path(path), lambda p: df.to_parquet(p, index=False))
 
 
-def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    df = pd.read_parquet(path, columns=columns)
+def read_parquet(path: str | Path, columns: list[str] | None = None, *,
+                 rows_in: tuple[str, Iterable] | None = None) -> pd.DataFrame:
+    """A Parquet file with strings as object dtype; ``rows_in=(column, values)`` reads only the
+    rows whose ``column`` is one of ``values`` (filtered in Arrow, before pandas sees them; the
+    rows keep their order, the index is a fresh RangeIndex)."""
+    filters = None
+    if rows_in is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+        col, values = rows_in
+        kind = pq.read_schema(path).field(col).type   # string or large_string: the value set must match
+        filters = pc.field(col).isin(pa.array(list(values), type=kind))
+    df = pd.read_parquet(path, columns=columns, filters=filters)
     # Remote Access runs pandas 2.2 (object strings); keep one behaviour on pandas 3 too.
     for c in df.columns:
         if pd.api.types.is_string_dtype(df[c].dtype) and not pd.api.types.is_object_dtype(df[c].dtype):

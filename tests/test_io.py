@@ -166,3 +166,19 @@ def test_code_strings_strip_only_where_needed_and_keep_case(tmp_path):
     s = pd.Series([" R", "r ", "000000001", "", None, "\u00a0B\u00a0"], dtype=object)
     got = pio._as_code_strings(s, pio.Col("RINPERSOONS"), path=tmp_path / "x.sav", table="t")
     assert got.tolist() == ["R", "r", "000000001", "", "", "B"] and got.dtype == object
+
+
+def test_read_parquet_rows_in_equals_reading_all_then_isin(tmp_path):
+    df = pd.DataFrame({"RINPERSOONS": ["R", "R", "B", "R", "R"],
+                       "RINPERSOON": ["000000003", "000000001", "000000001", None, "000000002"],
+                       "hh": ["a", None, "c", "d", "e"], "valid": [True, False, True, True, False],
+                       "rank": [0.5, np.nan, 0.1, 0.2, 0.3]})
+    p = tmp_path / "py.parquet"
+    pio.write_parquet(df, p)
+    keep = {"000000001", "000000003", "000000009"}
+    whole = pio.read_parquet(p, columns=["RINPERSOON", "hh", "valid", "rank"])
+    want = whole[whole["RINPERSOON"].isin(keep)].reset_index(drop=True)
+    got = pio.read_parquet(p, columns=["RINPERSOON", "hh", "valid", "rank"], rows_in=("RINPERSOON", keep))
+    pd.testing.assert_frame_equal(got, want)
+    assert got["hh"].dtype == object and got["hh"].tolist() == ["a", None, "c"]
+    assert len(pio.read_parquet(p, rows_in=("RINPERSOON", set()))) == 0
