@@ -190,9 +190,13 @@ def main(argv: list[str]) -> int:
     placed, counts = year_end_places(people, spells, areas, years=sorted(files), ages=tuple(a.ages),
                                      region=a.region)
     del spells
+    # Only the rows young_adults_year can look up: the people, their counted parents, and "" (the
+    # key a missing parent is looked up with).
+    lookup = set(people["RINPERSOON"]) | set(people["father"].dropna()) | set(people["mother"].dropna()) | {""}
     flags = []
     for year, f in sorted(files.items()):
-        py = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON", "hh", "valid", "poor", "lt_poor"])
+        py = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON", "hh", "valid", "poor", "lt_poor"],
+                             rows_in=("RINPERSOON", lookup))
         flags.append(young_adults_year(people, placed[placed["year"] == year], py, year=year, ages=tuple(a.ages),
                                        counts=counts[year], attrition=att))
     flags = pd.concat(flags, ignore_index=True)
