@@ -64,14 +64,17 @@ def year_end_places(people: pd.DataFrame, spells: pd.DataFrame, areas: pd.DataFr
     year = lo[row] + (np.arange(len(row)) - np.repeat(np.cumsum(n) - n, n))
     keep = np.isin(year, yrs)
     row, year = row[keep], year[keep]
+    # Strings stay object dtype (pandas 3 would infer its str dtype from an object array).
     cand = pd.DataFrame({"year": year, "pid": sp["pid"].to_numpy()[row], "start": start[row],
-                         "RINOBJECTNUMMER": sp["RINOBJECTNUMMER"].to_numpy()[row], "row": row})
+                         "RINOBJECTNUMMER": pd.Series(sp["RINOBJECTNUMMER"].to_numpy()[row], dtype=object),
+                         "row": row})
     cand = cand.sort_values(["year", "pid", "start", "RINOBJECTNUMMER"], ascending=[True, True, False, True],
                             kind="mergesort").drop_duplicates(["year", "pid"], keep="first")
     row = cand["row"].to_numpy()
     located = pd.DataFrame({"year": cand["year"].to_numpy(), "pid": cand["pid"].to_numpy(),
-                            "SOORTOBJECTNUMMER": sp["SOORTOBJECTNUMMER"].to_numpy()[row],
-                            "RINOBJECTNUMMER": sp["RINOBJECTNUMMER"].to_numpy()[row]})
+                            "SOORTOBJECTNUMMER": pd.Series(sp["SOORTOBJECTNUMMER"].to_numpy()[row], dtype=object),
+                            "RINOBJECTNUMMER": pd.Series(sp["RINOBJECTNUMMER"].to_numpy()[row], dtype=object)})
+    del sp, cand
     out = io.checked_merge(located, areas[OBJ + ["gemeente", "wijk", "buurt"]].assign(_found=True), on=OBJ,
                            how="left", validate="m:1", what="young adults' addresses -> VSLGWBTAB")
     found = out["_found"].notna().to_numpy()
@@ -84,9 +87,9 @@ def year_end_places(people: pd.DataFrame, spells: pd.DataFrame, areas: pd.DataFr
                           inside=int((at & inside).sum()))
     out = out[inside]
     pid = out["pid"].to_numpy()
-    placed = pd.DataFrame({"year": out["year"].to_numpy(), "RINPERSOONS": who["RINPERSOONS"].to_numpy()[pid],
-                           "RINPERSOON": who["RINPERSOON"].to_numpy()[pid], "gemeente": out["gemeente"].to_numpy(),
-                           "wijk": out["wijk"].to_numpy(), "buurt": out["buurt"].to_numpy()})
+    text = {"RINPERSOONS": who["RINPERSOONS"].to_numpy()[pid], "RINPERSOON": who["RINPERSOON"].to_numpy()[pid],
+            "gemeente": out["gemeente"].to_numpy(), "wijk": out["wijk"].to_numpy(), "buurt": out["buurt"].to_numpy()}
+    placed = pd.DataFrame({"year": out["year"].to_numpy(), **{k: pd.Series(v, dtype=object) for k, v in text.items()}})
     return placed, counts
 
 

@@ -54,3 +54,4 @@ def test_year_end_places_equal_per_year_address_on_and_place(seed):
     assert len(want) > 100
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
     assert counts == want_counts
+    assert all(got[c].dtype == object for c in KEY + ["gemeente", "wijk", "buurt"])   # as on pandas 2.2
