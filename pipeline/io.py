@@ -176,6 +176,49 @@ def _column_names(path: Path, *, table: str) -> list[str]:
     raise PipelineInputError(f"unsupported file type {suffix}", file=str(path), table=table)
 
 
+def _stripped_text(s: pd.Series) -> pd.Series:
+    """``s`` as stripped Python strings (object dtype), missing values as "".
+
+    The same as ``s.astype(object).where(s.notna(), "").map(str).str.strip()``, without a Python
+    call per value: non-strings (rare: converted files) still go through ``str``; only values
+    whose first or last character is whitespace (by ``str.isspace``, as ``str.strip`` decides)
+    are stripped in Python.
+    """
+    out = s.astype(object).where(s.notna(), "")
+    if pd.api.types.infer_dtype(out, skipna=False) not in ("string", "empty"):
+        out = out.map(str)
+    values = out.to_numpy(dtype=object)
+    if len(values):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        try:
+            arr = pa.array(values, type=pa.string())
+        except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates: the plain way
+            return pd.Series(out.str.strip().to_numpy(dtype=object), index=s.index, dtype=object)
+        first = pc.utf8_slice_codeunits(arr, 0, 1)
+        last = pc.utf8_slice_codeunits(arr, -1, 2**31 - 1)
+        ends = set(pc.unique(first).to_pylist()) | set(pc.unique(last).to_pylist())
+        space = [c for c in ends if c and c.isspace()]
+        if space:
+            ws = pa.array(space, type=pa.string())
+            hit = np.flatnonzero(pc.or_(pc.is_in(first, value_set=ws), pc.is_in(last, value_set=ws))
+                                 .to_numpy(zero_copy_only=False))
+            values = values.copy()
+            values[hit] = [v.strip() for v in values[hit]]
+    return pd.Series(values, index=s.index, dtype=object)
+
+
+def _ascii_arrow(text: pd.Series):
+    """The stripped strings of :func:`_stripped_text` as a pyarrow array when every value is
+    ASCII (then a regex's ``\\d`` means [0-9] in Python and in Arrow alike), else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    if len(arr) and not pc.all(pc.string_is_ascii(arr)).as_py():
+        return None
+    return arr
+
+
 def _as_code_strings(s: pd.Series, col: Col, *, path: Path, table: str) -> pd.Series:
     """Strings as object dtype with CBS missing codes left as they are; numbers written by a
     converter (CSV, Stata) become zero-padded codes of the column's width."""
@@ -193,8 +236,7 @@ def _as_code_strings(s: pd.Series, col: Col, *, path: Path, table: str) -> pd.Se
         log.warning("%s: column %s is numeric in %s; read as %s-character codes", table, col.name,
                     path.name, col.width)
         return out.astype(object)
-    out = s.astype(object).where(s.notna(), "")
-    return out.map(lambda v: v if isinstance(v, str) else str(v)).str.strip().astype(object)
+    return _stripped_text(s)
 
 
 def _as_numbers(s: pd.Series, col: Col, *, path: Path, table: str) -> pd.Series:
@@ -250,17 +292,30 @@ def read_table(path: str | Path, spec: TableSpec) -> pd.DataFrame:
 
 def code_or_missing(s: pd.Series, *, width: int) -> pd.Series:
     """A zero-padded code of ``width`` digits, or missing (None) for CBS's empty/dashed codes."""
-    s = s.astype(object).where(s.notna(), "").map(str).str.strip()
-    digits = s.str.fullmatch(r"\d+") & (s.str.len() <= width)
-    return s.str.zfill(width).where(digits, None).astype(object)
+    s = _stripped_text(s)
+    arr = _ascii_arrow(s)
+    if arr is None:  # non-ASCII text: Python's rules for \d and zfill
+        digits = s.str.fullmatch(r"\d+") & (s.str.len() <= width)
+        return s.str.zfill(width).where(digits, None).astype(object)
+    import pyarrow.compute as pc
+    ok = pc.and_(pc.match_substring_regex(arr, r"^[0-9]+$"), pc.less_equal(pc.utf8_length(arr), width))
+    padded = pc.if_else(ok, pc.utf8_lpad(arr, width=width, padding="0"), None)
+    return pd.Series(padded.to_numpy(zero_copy_only=False), index=s.index, dtype=object)
 
 
 def yyyymmdd(s: pd.Series, *, open_value: int | None = None) -> pd.Series:
     """YYYYMMDD strings to int64; empty or dashed values become ``open_value`` (or -1)."""
-    s = s.astype(object).where(s.notna(), "").map(str).str.strip()
-    ok = s.str.fullmatch(r"\d{8}")
+    s = _stripped_text(s)
     fill = -1 if open_value is None else open_value
-    return pd.to_numeric(s.where(ok, None), errors="coerce").fillna(fill).astype("int64")
+    arr = _ascii_arrow(s)
+    if arr is None:  # non-ASCII text: Python's rules for \d
+        ok = s.str.fullmatch(r"\d{8}")
+        return pd.to_numeric(s.where(ok, None), errors="coerce").fillna(fill).astype("int64")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    ok = pc.match_substring_regex(arr, r"^[0-9]{8}$")
+    num = pc.cast(pc.if_else(ok, arr, None), pa.int64())
+    return pd.Series(pc.fill_null(num, fill).to_numpy(), index=s.index, dtype="int64")
 
 
 # --------------------------------------------------------------------------- writing
@@ -281,8 +336,20 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     _atomic(Path(path), lambda p: df.to_parquet(p, index=False))
 
 
-def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    df = pd.read_parquet(path, columns=columns)
+def read_parquet(path: str | Path, columns: list[str] | None = None, *,
+                 rows_in: tuple[str, Iterable] | None = None) -> pd.DataFrame:
+    """A Parquet file with strings as object dtype; ``rows_in=(column, values)`` reads only the
+    rows whose ``column`` is one of ``values`` (filtered in Arrow, before pandas sees them; the
+    rows keep their order, the index is a fresh RangeIndex)."""
+    filters = None
+    if rows_in is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+        col, values = rows_in
+        kind = pq.read_schema(path).field(col).type   # string or large_string: the value set must match
+        filters = pc.field(col).isin(pa.array(list(values), type=kind))
+    df = pd.read_parquet(path, columns=columns, filters=filters)
     # Remote Access runs pandas 2.2 (object strings); keep one behaviour on pandas 3 too.
     for c in df.columns:
         if pd.api.types.is_string_dtype(df[c].dtype) and not pd.api.types.is_object_dtype(df[c].dtype):

@@ -180,8 +180,7 @@ def main(argv: list[str]) -> int:
     years = {}
     for f in a.person_years:
         y = int(_YEAR.findall(Path(f).name)[-1])
-        py = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON"] + FIELDS)
-        years[y] = py[py["RINPERSOON"].isin(keep)]
+        years[y] = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON"] + FIELDS, rows_in=("RINPERSOON", keep))
     out = child_statuses(kids, years, parents_ages=tuple(a.parents_ages),
                          parents_min_valid_years=a.parents_min_valid_years, child_ages=tuple(a.child_ages),
                          child_min_valid_years=a.child_min_valid_years, poor_share=a.poor_share, attrition=att)

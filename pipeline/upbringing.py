@@ -112,7 +112,11 @@ def main(argv: list[str]) -> int:
     a = ap.parse_args(argv)
     io.setup_logging("upbringing")
     att = io.Attrition("upbringing")
-    out = upbringing_areas(io.read_parquet(a.children), io.read_parquet(a.addresses), io.read_parquet(a.areas),
+    children = io.read_parquet(a.children)
+    # Only the children's address spells: the join in address_on is on the person, so the others
+    # never matched; reading them cost most of this step's memory.
+    addresses = io.read_parquet(a.addresses, rows_in=("RINPERSOON", set(children["RINPERSOON"])))
+    out = upbringing_areas(children, addresses, io.read_parquet(a.areas),
                            region=a.region, reference_age=a.reference_age, attrition=att)
     io.write_parquet(out, a.out)
     io.write_csv(att.frame(), a.attrition)

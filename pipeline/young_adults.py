@@ -15,7 +15,7 @@ import pandas as pd
 from . import io
 from .cohort import clean_persons, link_parents
 from .measures import wilson
-from .upbringing import address_on, clean_addresses, clean_areas, place
+from .upbringing import OBJ, clean_addresses, clean_areas
 
 KEY = ["RINPERSOONS", "RINPERSOON"]
 # share name -> (numerator count, denominator count)
@@ -33,17 +33,79 @@ COUNTS = ["n_young_adults", "n_poor", "n_lt_poor", "n_away", "n_away_father", "n
           "n_poor_away_mother", "n_poor_away_mother_poor"]
 
 
-def young_adults_year(people: pd.DataFrame, spells: pd.DataFrame, areas: pd.DataFrame, py: pd.DataFrame, *,
-                      year: int, ages: tuple[int, int], region: list[str], attrition: io.Attrition) -> pd.DataFrame:
-    """Person-level flags for one income year (record level: stays in data/processed)."""
+def year_end_places(people: pd.DataFrame, spells: pd.DataFrame, areas: pd.DataFrame, *, years: list[int],
+                    ages: tuple[int, int], region: list[str]) -> tuple[pd.DataFrame, dict[int, dict[str, int]]]:
+    """Every person's address on 31 December of each income year in which they are aged ``ages``,
+    placed on the target-year areas and kept in ``region``, in one pass for all years.
+
+    Per (person, year) the same as :func:`pipeline.upbringing.address_on` with ``ref_date`` =
+    year*10000+1231 (the covering spell with the latest start, then the lowest RINOBJECTNUMMER)
+    followed by :func:`pipeline.upbringing.place`: each spell is expanded to the year ends it
+    covers instead of joining all spells and all VSLGWBTAB objects once per year. Returns the rows
+    (``year``, KEY, ``gemeente``, ``wijk``, ``buurt``; by year, then KEY) and per year the counts
+    that :func:`young_adults_year` records as attrition.
+    """
+    yrs = sorted(years)
+    by = people["birth_year"]
+    counts = {y: {"aged": int((y - by).between(*ages).sum())} for y in yrs}
+    # person id = rank by KEY, so sorting by id is sorting by KEY as address_on did
+    who = people[KEY + ["birth_year"]].sort_values(KEY, kind="mergesort").reset_index(drop=True)
+    who["pid"] = np.arange(len(who), dtype="int64")
+    sp = io.checked_merge(spells[KEY + ["start", "end"] + OBJ], who, on=KEY, how="inner", validate="m:1",
+                          what="GBAADRESOBJECTBUS spells -> persons of young-adult age")
+    start = sp["start"].to_numpy(dtype="int64")
+    end = sp["end"].to_numpy(dtype="int64")
+    birth = sp["birth_year"].to_numpy(dtype="int64")
+    # year*10000+1231 lies in [start, end] for the years ceil((start-1231)/1e4) .. floor((end-1231)/1e4)
+    lo = np.maximum.reduce([-((1231 - start) // 10000), birth + ages[0], np.full(len(sp), yrs[0])])
+    hi = np.minimum.reduce([(end - 1231) // 10000, birth + ages[1], np.full(len(sp), yrs[-1])])
+    n = np.clip(hi - lo + 1, 0, None)
+    row = np.repeat(np.arange(len(sp)), n)
+    year = lo[row] + (np.arange(len(row)) - np.repeat(np.cumsum(n) - n, n))
+    keep = np.isin(year, yrs)
+    row, year = row[keep], year[keep]
+    # Strings stay object dtype (pandas 3 would infer its str dtype from an object array).
+    cand = pd.DataFrame({"year": year, "pid": sp["pid"].to_numpy()[row], "start": start[row],
+                         "RINOBJECTNUMMER": pd.Series(sp["RINOBJECTNUMMER"].to_numpy()[row], dtype=object),
+                         "row": row})
+    cand = cand.sort_values(["year", "pid", "start", "RINOBJECTNUMMER"], ascending=[True, True, False, True],
+                            kind="mergesort").drop_duplicates(["year", "pid"], keep="first")
+    row = cand["row"].to_numpy()
+    located = pd.DataFrame({"year": cand["year"].to_numpy(), "pid": cand["pid"].to_numpy(),
+                            "SOORTOBJECTNUMMER": pd.Series(sp["SOORTOBJECTNUMMER"].to_numpy()[row], dtype=object),
+                            "RINOBJECTNUMMER": pd.Series(sp["RINOBJECTNUMMER"].to_numpy()[row], dtype=object)})
+    del sp, cand
+    out = io.checked_merge(located, areas[OBJ + ["gemeente", "wijk", "buurt"]].assign(_found=True), on=OBJ,
+                           how="left", validate="m:1", what="young adults' addresses -> VSLGWBTAB")
+    found = out["_found"].notna().to_numpy()
+    coded = found & out[["gemeente", "wijk", "buurt"]].notna().all(axis=1).to_numpy()
+    inside = coded & out["gemeente"].isin(region).to_numpy()
+    y = out["year"].to_numpy()
+    for yr in yrs:
+        at = y == yr
+        counts[yr].update(located=int(at.sum()), found=int((at & found).sum()), coded=int((at & coded).sum()),
+                          inside=int((at & inside).sum()))
+    out = out[inside]
+    pid = out["pid"].to_numpy()
+    text = {"RINPERSOONS": who["RINPERSOONS"].to_numpy()[pid], "RINPERSOON": who["RINPERSOON"].to_numpy()[pid],
+            "gemeente": out["gemeente"].to_numpy(), "wijk": out["wijk"].to_numpy(), "buurt": out["buurt"].to_numpy()}
+    placed = pd.DataFrame({"year": out["year"].to_numpy(), **{k: pd.Series(v, dtype=object) for k, v in text.items()}})
+    return placed, counts
+
+
+def young_adults_year(people: pd.DataFrame, placed: pd.DataFrame, py: pd.DataFrame, *, year: int,
+                      ages: tuple[int, int], counts: dict[str, int], attrition: io.Attrition) -> pd.DataFrame:
+    """Person-level flags for one income year (record level: stays in data/processed); ``placed``
+    and ``counts`` are that year's from :func:`year_end_places`."""
+    what = f"{year}: young adults"
+    attrition.record(f"{year}: aged {ages[0]}-{ages[1]} with an address on 31 December", before=counts["aged"],
+                     after=counts["located"])
+    attrition.record(f"{what}: address found in VSLGWBTAB", before=counts["located"], after=counts["found"])
+    attrition.record(f"{what}: gemeente, wijk and buurt code known", before=counts["found"], after=counts["coded"])
+    attrition.record(f"{what}: in the study region", before=counts["coded"], after=counts["inside"])
     age = year - people["birth_year"]
-    ya = people[age.between(*ages)].copy()
-    n0 = len(ya)
-    ya["ref_date"] = year * 10000 + 1231
-    located = address_on(ya, spells)
-    attrition.record(f"{year}: aged {ages[0]}-{ages[1]} with an address on 31 December", before=n0, after=len(located))
-    placed = place(located, areas, region=region, what=f"{year}: young adults", attrition=attrition)
-    ya = io.checked_merge(placed, ya.drop(columns="ref_date"), on=KEY, how="inner", validate="1:1",
+    ya = io.checked_merge(placed[KEY + ["gemeente", "wijk", "buurt"]].reset_index(drop=True),
+                          people[age.between(*ages)], on=KEY, how="inner", validate="1:1",
                           what="young adults -> persons")
     py = py[py["RINPERSOONS"] == "R"].drop_duplicates("RINPERSOON").set_index("RINPERSOON")
     own = py.reindex(ya["RINPERSOON"])
@@ -126,14 +188,20 @@ def main(argv: list[str]) -> int:
     people = people[people["birth_year"].between(lo, hi)]
     people = link_parents(people, everyone, io.read_parquet(a.parents), min_gap=a.min_parent_age_gap,
                           attrition=att)
-    spells = clean_addresses(io.read_parquet(a.addresses))
-    spells = spells[spells["RINPERSOON"].isin(people["RINPERSOON"])]
+    spells = clean_addresses(io.read_parquet(a.addresses, rows_in=("RINPERSOON", set(people["RINPERSOON"]))))
     areas = clean_areas(io.read_parquet(a.areas))
+    placed, counts = year_end_places(people, spells, areas, years=sorted(files), ages=tuple(a.ages),
+                                     region=a.region)
+    del spells
+    # Only the rows young_adults_year can look up: the people, their counted parents, and "" (the
+    # key a missing parent is looked up with).
+    lookup = set(people["RINPERSOON"]) | set(people["father"].dropna()) | set(people["mother"].dropna()) | {""}
     flags = []
     for year, f in sorted(files.items()):
-        py = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON", "hh", "valid", "poor", "lt_poor"])
-        flags.append(young_adults_year(people, spells, areas, py, year=year, ages=tuple(a.ages), region=a.region,
-                                       attrition=att))
+        py = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON", "hh", "valid", "poor", "lt_poor"],
+                             rows_in=("RINPERSOON", lookup))
+        flags.append(young_adults_year(people, placed[placed["year"] == year], py, year=year, ages=tuple(a.ages),
+                                       counts=counts[year], attrition=att))
     flags = pd.concat(flags, ignore_index=True)
     io.write_parquet(flags, f"{a.out_dir}/young_adults_persons.parquet")
     for level, t in aggregate(flags, region_name=a.region_name).items():

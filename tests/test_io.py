@@ -115,3 +115,70 @@ def test_empty_table_fails(tmp_path):
     p.write_text("RINPERSOONS,RINPERSOON,RINPERSOONSHKW,RINPERSOONHKW\n")
     with pytest.raises(PipelineInputError, match="no rows"):
         ingest_table(p, table="koppel")
+
+
+# The vectorised text helpers must give exactly what the plain pandas expressions gave.
+import numpy as np  # noqa: E402
+
+from pipeline import io as pio  # noqa: E402
+
+EDGE = ["000000001", " 123 ", "\t20200101\n", "20200101", "2020010", "202001011", "2020-01-01", "", "  ",
+        "----", "--------", "NA", "765", "0765", "07650101", "123456789", "Ab", " aB\u00a0", "\u00a0x",
+        "\x1c1\x1f", "\u0661\u0662\u0663", "\uff12\uff10\uff12\uff10\uff10\uff11\uff10\uff11", "1 2", None,
+        np.nan, 765, 20200101.0, "99999999", "00000000"]
+
+
+def _old_text(s):
+    return s.astype(object).where(s.notna(), "").map(str).str.strip()
+
+
+def _old_code_or_missing(s, width):
+    s = _old_text(s)
+    digits = s.str.fullmatch(r"\d+") & (s.str.len() <= width)
+    return s.str.zfill(width).where(digits, None).astype(object)
+
+
+def _old_yyyymmdd(s, open_value=None):
+    s = _old_text(s)
+    ok = s.str.fullmatch(r"\d{8}")
+    fill = -1 if open_value is None else open_value
+    return pd.to_numeric(s.where(ok, None), errors="coerce").fillna(fill).astype("int64")
+
+
+@pytest.mark.parametrize("values", [EDGE, [v for v in EDGE if isinstance(v, str) and v.isascii()],
+                                    ["20200101", " 20200101", "", "----"], [], ["", ""]])
+def test_vectorised_text_helpers_match_plain_pandas(values):
+    s = pd.Series(values, dtype=object, index=np.arange(len(values)) * 3)
+    got = pio._stripped_text(s)
+    assert got.dtype == object and got.tolist() == _old_text(s).tolist() and got.index.equals(s.index)
+    for width in (4, 6, 8, 9):
+        got = pio.code_or_missing(s, width=width)
+        # the plain expression gave None on pandas 2.2 and NaN on pandas 3 for a missing code
+        want = [None if pd.isna(v) else v for v in _old_code_or_missing(s, width)]
+        assert got.dtype == object and got.tolist() == want
+    for open_value in (None, 99_999_999):
+        got = pio.yyyymmdd(s, open_value=open_value)
+        assert got.dtype == "int64" and got.tolist() == _old_yyyymmdd(s, open_value).tolist()
+        assert got.index.equals(s.index)
+
+
+def test_code_strings_strip_only_where_needed_and_keep_case(tmp_path):
+    s = pd.Series([" R", "r ", "000000001", "", None, "\u00a0B\u00a0"], dtype=object)
+    got = pio._as_code_strings(s, pio.Col("RINPERSOONS"), path=tmp_path / "x.sav", table="t")
+    assert got.tolist() == ["R", "r", "000000001", "", "", "B"] and got.dtype == object
+
+
+def test_read_parquet_rows_in_equals_reading_all_then_isin(tmp_path):
+    df = pd.DataFrame({"RINPERSOONS": ["R", "R", "B", "R", "R"],
+                       "RINPERSOON": ["000000003", "000000001", "000000001", None, "000000002"],
+                       "hh": ["a", None, "c", "d", "e"], "valid": [True, False, True, True, False],
+                       "rank": [0.5, np.nan, 0.1, 0.2, 0.3]})
+    p = tmp_path / "py.parquet"
+    pio.write_parquet(df, p)
+    keep = {"000000001", "000000003", "000000009"}
+    whole = pio.read_parquet(p, columns=["RINPERSOON", "hh", "valid", "rank"])
+    want = whole[whole["RINPERSOON"].isin(keep)].reset_index(drop=True)
+    got = pio.read_parquet(p, columns=["RINPERSOON", "hh", "valid", "rank"], rows_in=("RINPERSOON", keep))
+    pd.testing.assert_frame_equal(got, want)
+    assert got["hh"].dtype == object and got["hh"].tolist() == ["a", None, "c"]
+    assert len(pio.read_parquet(p, rows_in=("RINPERSOON", set()))) == 0
