@@ -536,7 +536,8 @@ rule factsheets:
 TREND = config["trend"]
 TREND_LEVELS = ["gemeente", "wijk", "region"]
 ROLLING = [f"{P}/rolling/{f}.parquet" for f in ["units", "statuses", "young_adults_line_persons"]
-           + [f"measures_{lv}" for lv in TREND_LEVELS] + [f"young_adults_line_{lv}" for lv in TREND_LEVELS]]
+           + [f"measures_{lv}" for lv in TREND_LEVELS] + [f"young_adults_line_{lv}" for lv in TREND_LEVELS]] \
+          + [f"{P}/rolling/attrition.csv"]
 
 
 rule rolling:

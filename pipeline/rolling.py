@@ -237,26 +237,25 @@ def main(argv: list[str]) -> int:
     units = cohort_units(cohorts, pool_sizes=a.pool_sizes)
     io.log.info("income years %d-%d: %d birth cohorts fit (%s), %d units", min(files), max(files), len(cohorts),
                 ", ".join(map(str, cohorts["birth_year"])), len(units))
-    quiet = io.Attrition("rolling")
+    att = io.Attrition("rolling")
     kids = select_children(io.read_parquet(a.persons), io.read_parquet(a.parents),
                            birth_years=(int(cohorts["birth_year"].min()), int(cohorts["birth_year"].max())),
                            require_both_parents=a.require_both_parents, min_parent_age_gap=a.min_parent_age_gap,
-                           attrition=quiet)
+                           attrition=att)
     kids = upbringing_areas(kids, io.read_parquet(a.addresses), io.read_parquet(a.areas), region=a.region,
-                            reference_age=a.reference_age, attrition=quiet)
+                            reference_age=a.reference_age, attrition=att)
     flags = io.read_parquet(a.young_adults, columns=["year", "RINPERSOON", "gemeente", "wijk"])
     keep = (set(kids["RINPERSOON"]) | set(kids["father"].dropna()) | set(kids["mother"].dropna())
             | set(flags["RINPERSOON"]))
     years = {}
     for y, f in files.items():
         cols = [c for c in ["RINPERSOONS", "RINPERSOON", *FIELDS, "poor_new", "source"] if c in io.parquet_columns(f)]
-        py = io.read_parquet(f, columns=cols)
-        years[y] = py[py["RINPERSOON"].isin(keep)]
+        years[y] = io.read_parquet(f, columns=cols, rows_in=("RINPERSOON", keep))
     kids = kids[kids["birth_year"].isin(set(cohorts["birth_year"]))]
     st = child_statuses(kids.drop(columns=[c for c in kids.columns if c.startswith(("father_", "mother_"))]), years,
                         parents_ages=tuple(a.parents_ages), parents_min_valid_years=a.parents_min_valid_years,
                         child_ages=tuple(a.child_ages), child_min_valid_years=a.child_min_valid_years,
-                        poor_share=a.poor_share, attrition=quiet)
+                        poor_share=a.poor_share, attrition=att)
     lines = ("poor",)
     if any("poor_new" in py.columns for py in years.values()):
         # Branch ihi writes the column in every year, NA where INHARMATAB has no row (before 2018).
@@ -277,6 +276,8 @@ def main(argv: list[str]) -> int:
     units_out = units_out[[(c, ln) in have or ln == LINES["poor"] for c, ln in zip(units_out["cohort"], units_out["line"])]]
     out = Path(a.out_dir)
     io.write_parquet(units_out, out / "units.parquet")
+    # what the cohort selection, placement and statuses kept and dropped over all fitting birth years
+    io.write_csv(att.frame(), out / "attrition.csv")
     io.write_parquet(st[["RINPERSOON", "birth_year", *LEVELS[:2], "buurt", "parents_poor", "child_poor"]
                         + (["child_poor_new"] if "child_poor_new" in st.columns else [])], out / "statuses.parquet")
     for lvl, t in tables.items():
