@@ -73,11 +73,18 @@ LABEL_STYLE = {
     # released but not tested: cross-hatched, apart from the withheld areas' single hatch
     NOT_TESTED: {"facecolor": "#fbfbfb", "hatch": "xx"},
 }
+# A hotspot's cluster (Anselin's "core and its neighbours"): a significant area on the hotspot
+# side is the core ("kern"); a tested queen neighbour of a core whose own value lies on the same
+# side of the mean is a member ("buur"). Every other area: "".
+CORE, MEMBER = "kern", "buur"
+# lighter than a core, dotted: apart from the cores and from the outliers' diagonal hatch
+MEMBER_STYLE = {"facecolor": "#d6604d", "hatch": "..."}
 TABLE_COLUMNS = ["area_code", "area_name", "level", "gemeente_code", "gemeente_name", "measure",
-                 "value", "cluster", "hotspot", "local_i", "p_value", "q_value"]
+                 "value", "cluster", "hotspot", "hotspot_cluster", "local_i", "p_value", "q_value"]
 SUMMARY_COLUMNS = ["level", "measure", "hotspot_side", "status", "n_areas", "n_released",
                    "n_tested", "n_islands", "permutations", "seed", "fdr", "n_significant",
-                   "n_hoog_hoog", "n_laag_laag", "n_hoog_laag", "n_laag_hoog", "n_hotspot"]
+                   "n_hoog_hoog", "n_laag_laag", "n_hoog_laag", "n_laag_hoog", "n_hotspot",
+                   "n_hotspot_cluster"]
 
 
 class HotspotInputError(ValueError):
@@ -201,6 +208,49 @@ def local_moran(
                          "p_value": np.asarray(lm.p_sim, dtype=float)})
 
 
+def cluster_members(
+    values: np.ndarray,
+    neighbours: Sequence[Sequence[int]],
+    core: np.ndarray,
+    *,
+    side: str,
+) -> np.ndarray:
+    """The areas of the hotspot clusters: each core with its neighbours on the same side.
+
+    A significant local Moran's I says that an area *and its neighbours* are alike beyond
+    chance: the significant area is the core of a cluster, and the cluster is the core with its
+    neighbours (Anselin 1995; the GeoDa workbook, "Local Spatial Autocorrelation (1)", on the
+    spatial footprint of clusters and "select all cores and neighbors"). Of the neighbours only
+    those whose own value lies on the hotspot side of the mean belong to a high-high (or
+    low-low) cluster; a neighbour on the other side is not part of it. Without a core there is
+    no cluster, so nothing is added where nothing is significant.
+
+    Returns a boolean array, True for the cores and their same-side neighbours.
+
+    Parameters
+    ----------
+    values : array of float
+        The tested values (the ones local Moran's I was computed on), one per area.
+    neighbours : list of lists of int
+        Neighbours by position, as passed to :func:`local_moran`.
+    core : array of bool
+        The hotspot cores: significant and in the hotspot quadrant.
+    side : {"high", "low"}
+    """
+    y = np.asarray(values, dtype=float)
+    core = np.asarray(core, dtype=bool)
+    if len(y) != len(neighbours) or len(core) != len(y):
+        raise HotspotInputError(f"{len(y)} values, {len(neighbours)} neighbour lists and "
+                                f"{len(core)} core flags")
+    same_side = y >= y.mean() if side == "high" else y < y.mean()
+    member = core.copy()
+    for i in np.flatnonzero(core):
+        for j in neighbours[i]:
+            if same_side[j]:
+                member[j] = True
+    return member
+
+
 def find_hotspots(
     gdf: gpd.GeoDataFrame,
     *,
@@ -215,8 +265,10 @@ def find_hotspots(
     """Label every area of one level with its local-Moran cluster, testing released values only.
 
     Returns the areas with columns ``value``, ``cluster`` (one of :data:`LABEL_ORDER`),
-    ``hotspot`` (significant and in the ``side`` cluster), ``local_i``, ``p_value`` and
-    ``q_value`` (empty where not tested), and a summary dict.
+    ``hotspot`` (significant and in the ``side`` cluster: a cluster's core),
+    ``hotspot_cluster`` ("kern" for a core, "buur" for a same-side neighbour of a core, see
+    :func:`cluster_members`, else ""), ``local_i``, ``p_value`` and ``q_value`` (empty where not
+    tested), and a summary dict.
 
     Parameters
     ----------
@@ -249,6 +301,7 @@ def find_hotspots(
     out["cluster"] = np.where(released, NOT_SIGNIFICANT, NOT_RELEASED).astype(object)
     for column in ("local_i", "p_value", "q_value"):
         out[column] = np.nan
+    out["hotspot_cluster"] = ""
     summary = {"n_areas": int(len(out)), "n_released": int(released.sum()), "n_tested": 0,
                "n_islands": 0, "permutations": permutations, "seed": seed, "fdr": fdr}
 
@@ -267,7 +320,7 @@ def find_hotspots(
         out["hotspot"] = False
         summary.update(status=f"niet getoetst: {why}", n_significant=0)
         summary.update({f"n_{k.replace('-', '_')}": 0 for k in QUADRANT_LABELS.values()})
-        summary["n_hotspot"] = 0
+        summary["n_hotspot"] = summary["n_hotspot_cluster"] = 0
         logger.info("%s: not tested (%s)", measure, why)
         return out, summary
 
@@ -285,22 +338,28 @@ def find_hotspots(
         out.loc[tested, column] = stats[column].to_numpy()
     hotspot_label = "hoog-hoog" if side == "high" else "laag-laag"
     out["hotspot"] = out["cluster"] == hotspot_label
+    core = out["hotspot"].to_numpy()[tested]
+    member = cluster_members(value[tested], sub_neighbours, core, side=side)
+    out.loc[tested[member & ~core], "hotspot_cluster"] = MEMBER
+    out.loc[tested[core], "hotspot_cluster"] = CORE
     counts = out["cluster"].value_counts()
     summary.update(status="getoetst", n_tested=int(len(tested)),
                    n_significant=int(significant.sum()),
-                   n_hotspot=int(out["hotspot"].sum()))
+                   n_hotspot=int(out["hotspot"].sum()), n_hotspot_cluster=int(member.sum()))
     summary.update({f"n_{k.replace('-', '_')}": int(counts.get(k, 0))
                     for k in QUADRANT_LABELS.values()})
     logger.info("%s: tested %d of %d areas (%d released, %d islands); %d significant at FDR %.2f,"
-                " %d hotspots (%s)", measure, len(tested), len(out), released.sum(),
-                len(islands), significant.sum(), fdr, out["hotspot"].sum(), hotspot_label)
+                " %d hotspot cores (%s), %d areas in their clusters with same-side neighbours",
+                measure, len(tested), len(out), released.sum(), len(islands),
+                significant.sum(), fdr, out["hotspot"].sum(), hotspot_label, member.sum())
     return out, summary
 
 
 def hotspot_table(labelled: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, *, level: str,
                   measure: str) -> pd.DataFrame:
-    """The significant areas of one analysis as rows of ``hotspots_{level}.csv``: codes, names,
-    the released value, the cluster label and its statistics; no counts.
+    """The significant areas of one analysis and the other members of its hotspot clusters, as
+    rows of ``hotspots_{level}.csv``: codes, names, the released value, the cluster label, the
+    role in a hotspot cluster and the statistics; no counts.
 
     Parameters
     ----------
@@ -310,7 +369,8 @@ def hotspot_table(labelled: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, *, level:
         All areas (for the gemeente names).
     level, measure : str
     """
-    significant = labelled[labelled["cluster"].isin(list(QUADRANT_LABELS.values()))]
+    significant = labelled[labelled["cluster"].isin(list(QUADRANT_LABELS.values()))
+                           | (labelled["hotspot_cluster"] != "")]
     gm_names = areas.loc[areas["level"] == "gemeente"].set_index("area_code")["area_name"]
     rows = pd.DataFrame({
         "area_code": significant["area_code"].astype(str).to_numpy(),
@@ -322,14 +382,15 @@ def hotspot_table(labelled: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, *, level:
         "value": significant["value"].to_numpy(dtype=float),
         "cluster": significant["cluster"].to_numpy(),
         "hotspot": significant["hotspot"].to_numpy(dtype=bool),
+        "hotspot_cluster": significant["hotspot_cluster"].to_numpy(dtype=object),
         "local_i": significant["local_i"].to_numpy(dtype=float),
         "p_value": significant["p_value"].to_numpy(dtype=float),
         "q_value": significant["q_value"].to_numpy(dtype=float),
     }, columns=TABLE_COLUMNS)
     order = {label: i for i, label in enumerate(LABEL_ORDER)}
-    return (rows.assign(_o=rows["cluster"].map(order))
-            .sort_values(["_o", "gemeente_code", "area_code"], kind="mergesort")
-            .drop(columns="_o").reset_index(drop=True))
+    return (rows.assign(_o=rows["cluster"].map(order), _m=rows["hotspot_cluster"] == MEMBER)
+            .sort_values(["_o", "_m", "gemeente_code", "area_code"], kind="mergesort")
+            .drop(columns=["_o", "_m"]).reset_index(drop=True))
 
 
 def score_against_truth(flagged: pd.Series, planted: pd.Series) -> dict:
@@ -401,17 +462,26 @@ def make_hotspot_map(
     edge = {"buurt": 0.25, "wijk": 0.4, "gemeente": 0.6}[level]
     handles = []
     plural = maps.LEVEL_PLURAL[level]
+    hotspot_label = "hoog-hoog" if side == "high" else "laag-laag"
+    member = (labelled["hotspot_cluster"] == MEMBER if "hotspot_cluster" in labelled
+              else pd.Series(False, index=labelled.index))
+    layers = []
     for label in LABEL_ORDER:
-        part = labelled[labelled["cluster"] == label]
-        if part.empty:
-            continue
-        style = label_style(label, side=side)
-        part.plot(ax=ax, facecolor=style["facecolor"], hatch=style["hatch"],
-                  edgecolor=maps.WITHHELD_EDGE if style["hatch"] else "#bdbdbd", linewidth=edge)
-        ax.collections[-1].set_gid(label.replace(" ", "_").replace(":", ""))
         text = label
         if label in QUADRANT_LABELS.values():
-            text = f"{label}{' (hotspot)' if label == ('hoog-hoog' if side == 'high' else 'laag-laag') else ''}"
+            text = f"{label}{' (hotspot: kern)' if label == hotspot_label else ''}"
+        layers.append((label, labelled[(labelled["cluster"] == label) & ~member],
+                       label_style(label, side=side), text))
+        if label == hotspot_label:
+            layers.append(("buur_van_kern", labelled[member], MEMBER_STYLE,
+                           f"{hotspot_label}: buur van een kern, zelf "
+                           f"{'hoog' if side == 'high' else 'laag'} (hotspot: cluster)"))
+    for gid, part, style, text in layers:
+        if part.empty:
+            continue
+        part.plot(ax=ax, facecolor=style["facecolor"], hatch=style["hatch"],
+                  edgecolor=maps.WITHHELD_EDGE if style["hatch"] else "#bdbdbd", linewidth=edge)
+        ax.collections[-1].set_gid(gid.replace(" ", "_").replace(":", ""))
         handles.append(Patch(facecolor=style["facecolor"], hatch=style["hatch"],
                              edgecolor="#808080", linewidth=0.5,
                              label=textwrap.fill(f"{text}  ({len(part)} "
@@ -483,12 +553,19 @@ def score_tables(hotspot_tables: Mapping[str, pd.DataFrame], summary: pd.DataFra
             continue
         codes = areas.loc[areas["level"] == level, "area_code"].astype(str)
         table = hotspot_tables[level]
-        hot = set(table.loc[(table["measure"] == measure)
-                            & table["hotspot"].astype(str).isin(["True", "true", "1"]),
-                            "area_code"].astype(str))
+        rows = table[table["measure"] == measure]
+        hot = set(rows.loc[rows["hotspot"].astype(str).isin(["True", "true", "1"]),
+                           "area_code"].astype(str))
         flagged = pd.Series(codes.isin(hot).to_numpy(), index=codes.to_numpy())
         planted = truths[level].reindex(codes.to_numpy(), fill_value=False)
         score = score_against_truth(flagged, planted)
+        if "hotspot_cluster" in rows.columns:
+            # the clusters: cores with their same-side neighbours (cluster_members)
+            in_cluster = set(rows.loc[rows["hotspot_cluster"].fillna("").astype(str)
+                                      .isin([CORE, MEMBER]), "area_code"].astype(str))
+            cluster = score_against_truth(
+                pd.Series(codes.isin(in_cluster).to_numpy(), index=codes.to_numpy()), planted)
+            score.update({f"cluster_{k}": v for k, v in cluster.items() if k != "n_planted"})
         score.update(level=level, measure=measure, side=row["hotspot_side"],
                      status=row["status"])
         scores.append(score)

@@ -48,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = args.tables_dir / f"hotspots_{level}.csv"
             if not path.is_file():
                 raise hotspots.HotspotInputError(f"{path}: table not found")
-            tables[level] = pd.read_csv(path, dtype={"area_code": str, "hotspot": str})
+            tables[level] = pd.read_csv(path, dtype={"area_code": str, "hotspot": str,
+                                                       "hotspot_cluster": str})
         truths = {lv: hotspots.read_truth(args.truth_dir / f"{lv}_truth.csv", level=lv)
                   for lv in levels if lv in ("buurt", "wijk")}
         scores = hotspots.score_tables(tables, summary, maps.read_areas(args.areas), truths)

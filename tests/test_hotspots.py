@@ -102,6 +102,48 @@ def test_no_clusters_flags_almost_nothing(seed):
     result, summary = hotspots.find_hotspots(lattice(n, values), measure="outflow_eb",
                                              permutations=999, seed=seed, fdr=0.10)
     assert summary["n_significant"] <= 2
+    # a cluster needs a core: without hotspot cores no area is a cluster member
+    assert summary["n_hotspot_cluster"] == summary["n_hotspot"] <= 2
+
+
+def test_cluster_members_are_cores_and_their_same_side_neighbours():
+    # a path 0-1-2-3-4 with values 1, 1, 1, 0, 5 (mean 1.6); core at 1
+    values = np.array([1.0, 1.0, 1.0, 0.0, 5.0])
+    path = [[1], [0, 2], [1, 3], [2, 4], [3]]
+    core = np.array([False, True, False, False, False])
+    low = hotspots.cluster_members(values, path, core, side="low")
+    assert low.tolist() == [True, True, True, False, False]  # 3 is not a neighbour of 1
+    # on the high side only neighbours at or above the mean join: none of 0 and 2 do
+    assert hotspots.cluster_members(values, path, core, side="high").tolist() == core.tolist()
+    nothing = hotspots.cluster_members(values, path, np.zeros(5, dtype=bool), side="low")
+    assert not nothing.any()
+    with pytest.raises(hotspots.HotspotInputError):
+        hotspots.cluster_members(values, path[:4], core, side="low")
+
+
+def test_planted_block_cluster_extends_recall_within_the_block():
+    # a weak planted block: fewer cores, and the cluster (cores with their same-side
+    # neighbours) covers more of the block while staying mostly inside it
+    n = 14
+    rng = np.random.default_rng(8)
+    planted = block_mask(n, range(3, 9), range(4, 10))
+    values = np.where(planted, 0.30, 0.15) + rng.normal(0, 0.06, n * n)
+    result, summary = hotspots.find_hotspots(lattice(n, values), measure="outflow_eb",
+                                             permutations=999, seed=3, fdr=0.10)
+    core = result["hotspot"].to_numpy()
+    member = result["hotspot_cluster"].isin([hotspots.CORE, hotspots.MEMBER]).to_numpy()
+    assert (result.loc[core, "hotspot_cluster"] == hotspots.CORE).all()
+    assert summary["n_hotspot_cluster"] == member.sum() > core.sum() > 0
+    assert (member & planted).sum() > (core & planted).sum()
+    assert (member & planted).sum() / member.sum() >= 0.8  # precision of the cluster
+    # every member is a core or touches one, and lies on the high side of the mean
+    nb = hotspots.queen_neighbours(lattice(n, values))
+    mean = values.mean()
+    for i in np.flatnonzero(member & ~core):
+        assert values[i] >= mean and any(core[j] for j in nb[i])
+    table = hotspots.hotspot_table(result, make_areas(), level="buurt", measure="outflow_eb")
+    assert set(table.loc[table["hotspot_cluster"] == hotspots.MEMBER, "area_code"]) == set(
+        result.loc[member & ~core, "area_code"])
 
 
 def test_withheld_areas_are_left_out_not_imputed():
@@ -155,11 +197,14 @@ def test_table_lists_released_values_and_labels_only():
     table = hotspots.hotspot_table(result, areas, level="buurt", measure="outflow_eb")
     assert list(table.columns) == hotspots.TABLE_COLUMNS
     assert not [c for c in table.columns if c.startswith("n_")]  # no counts at all
-    assert set(table["cluster"]) <= set(hotspots.QUADRANT_LABELS.values())
+    # significant areas, and the non-significant neighbours that belong to a hotspot cluster
+    significant = table["cluster"].isin(list(hotspots.QUADRANT_LABELS.values()))
+    assert (significant | (table["hotspot_cluster"] == hotspots.MEMBER)).all()
+    assert (table.loc[table["hotspot"], "hotspot_cluster"] == hotspots.CORE).all()
     released = gdf.set_index("area_code")["outflow_eb"]
     assert np.allclose(table["value"], released.loc[table["area_code"]].to_numpy())
     assert (table["gemeente_name"] == "Westerveen").all()
-    assert table["q_value"].le(0.10).all()
+    assert table.loc[significant, "q_value"].le(0.10).all()
 
 
 def test_hotspot_map_draws_every_label():
@@ -257,3 +302,8 @@ def test_score_tables_counts_hits_over_the_region_areas():
     [score] = hotspots.score_tables({"buurt": table}, summary, areas, {"buurt": planted})
     assert (score["n_planted"], score["n_flagged"], score["n_hit"]) == (2, 1, 1)
     assert score["recall"] == 0.5 and score["precision"] == 1.0
+    assert "cluster_recall" not in score  # tables written before the cluster column
+    table["hotspot_cluster"] = [hotspots.CORE, hotspots.MEMBER]
+    [score] = hotspots.score_tables({"buurt": table}, summary, areas, {"buurt": planted})
+    assert (score["cluster_n_flagged"], score["cluster_n_hit"]) == (2, 1)
+    assert score["cluster_recall"] == 0.5 and score["cluster_precision"] == 0.5
