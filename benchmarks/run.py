@@ -270,20 +270,30 @@ def snakemake_cmd(work: Path, configfiles: list[Path], *, cores: int, targets: l
 
 
 def bench_size(persons: int, *, out: Path, seed: int, cores: int, first_year: int, last_year: int,
-               reanalysis_child_ages: tuple[int, int], extras: bool, keep_data: bool) -> dict:
+               reanalysis_child_ages: tuple[int, int], extras: bool, keep_data: bool,
+               data: Path | None = None) -> dict:
     """Generate, floor, cold run, (extras), re-analysis for one population size; writes
-    ``p{persons}/`` under ``out`` (logs, benchmark files, tables) and returns the summary."""
+    ``p{persons}/`` under ``out`` (logs, benchmark files, tables) and returns the summary.
+    With ``data`` (a folder ``synthesize`` wrote earlier, with ``cbs/`` and ``geo/``) nothing is
+    generated: that tree is measured as it is, and left in place."""
     tag = f"p{persons}"
-    gen, work = out / "data" / tag, out / tag
-    for d in (gen, work):
+    gen, work = (out / "data" / tag if data is None else data), out / tag
+    for d in ((gen, work) if data is None else (work,)):
         shutil.rmtree(d, ignore_errors=True)
     work.mkdir(parents=True)
     base_cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     target_year = base_cfg["geography"]["target_year"]
-    print(f"[{tag}] synthesize {persons} persons", flush=True)
-    synth = measure([sys.executable, "-m", "pipeline", "synthesize", "--out", str(gen), "--persons", str(persons),
-                     "--seed", str(seed), "--first-year", str(first_year), "--last-year", str(last_year),
-                     "--target-year", str(target_year)], log_path=work / "synthesize.log")
+    if data is None:
+        print(f"[{tag}] synthesize {persons} persons", flush=True)
+        synth = measure([sys.executable, "-m", "pipeline", "synthesize", "--out", str(gen),
+                         "--persons", str(persons), "--seed", str(seed), "--first-year", str(first_year),
+                         "--last-year", str(last_year), "--target-year", str(target_year)],
+                        log_path=work / "synthesize.log")
+    else:
+        if not (gen / "cbs").is_dir():
+            raise SystemExit(f"--data {gen}: no cbs/ folder (expected the output of pipeline synthesize)")
+        print(f"[{tag}] using the data in {gen} (not generated, not timed)", flush=True)
+        synth = Measured(math.nan, math.nan, math.nan)
 
     files = input_files(gen / "cbs", files=base_cfg["files"])
     print(f"[{tag}] floor: {len(files)} files", flush=True)
@@ -345,7 +355,8 @@ def bench_size(persons: int, *, out: Path, seed: int, cores: int, first_year: in
     }
     write_size_report(summary, steps, floor, work)
     if not keep_data:
-        shutil.rmtree(gen, ignore_errors=True)
+        if data is None:
+            shutil.rmtree(gen, ignore_errors=True)
         for d in ("data", ".snakemake"):
             shutil.rmtree(work / d, ignore_errors=True)
     return summary
@@ -516,6 +527,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extras", action="store_true",
                     help="after the tables also build maps, hotspots, fact sheets, audit and bundle, timed apart")
     ap.add_argument("--keep-data", action="store_true", help="keep the generated data and data/processed")
+    ap.add_argument("--data", type=Path, default=None,
+                    help="measure this already generated tree (pipeline synthesize --out) instead of "
+                         "generating one; only with a single --persons, which should be its size")
     a = ap.parse_args(argv)
     a.out = a.out.resolve()
     if a.rewrite:
@@ -523,10 +537,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not a.persons:
         ap.error("--persons is required")
+    if a.data is not None and len(a.persons) != 1:
+        ap.error("--data measures one tree: give exactly one --persons")
     a.out.mkdir(parents=True, exist_ok=True)
     for n in a.persons:
         s = bench_size(n, out=a.out, seed=a.seed, cores=a.cores, first_year=a.first_year, last_year=a.last_year,
-                       reanalysis_child_ages=tuple(a.reanalysis_child_ages), extras=a.extras, keep_data=a.keep_data)
+                       reanalysis_child_ages=tuple(a.reanalysis_child_ages), extras=a.extras, keep_data=a.keep_data,
+                       data=None if a.data is None else a.data.resolve())
         print(f"[p{n}] cold {s['cold']['wall_s']:.1f} s, floor {s['floor']['wall_s']:.1f} s, "
               f"ratio {s['ratio_cold_over_floor']:.2f}, peak {s['cold']['peak_gb']:.2f} GB, "
               f"re-analysis {100 * s['reanalysis']['share_of_cold']:.1f} %", flush=True)

@@ -556,6 +556,9 @@ def test_maps_hotspots_and_fact_sheets_from_released_values_only(run):
         assert (run / f"reports/factsheets/feitenblad_{name}.pdf").read_bytes()[:5] == b"%PDF-"
     score = json.loads((run / "data/processed/hotspots/truth_check.json").read_text())
     assert {s["measure"] for s in score} == {"outflow", "abs_mobility_p25"}
+    # cores and clusters (cores with their same-side neighbours) are both scored
+    for s in score:
+        assert s["cluster_n_flagged"] >= s["n_flagged"] and s["cluster_n_hit"] >= s["n_hit"]
 
 
 def test_snakemake_report_collects_maps_tables_and_fact_sheets(run, tmp_path):
