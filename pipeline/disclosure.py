@@ -233,23 +233,70 @@ def release_row(row: pd.Series, th: Thresholds, *, model: CellModel, order: tupl
                 primary: Callable[[pd.Series, str, Thresholds], str | None],
                 protect=frozenset()) -> dict[str, str | None]:
     """Release the statistics of ``order`` that the row has, one by one, while the primary rule
-    passes and no small combination of cells (or protected count) becomes derivable."""
+    passes and no small combination of cells (or protected count) becomes derivable.
+
+    The same test as :meth:`CellModel.leaks`, with the model's equation sets, cell combinations and
+    the row's equation values each worked out once."""
     accepted: list[str] = []
     out: dict[str, str | None] = {}
+    cols = _stat_columns(model)
+    eq_value: dict[str, float] = {}
+    threshold = th.min_events
+    guarded = None
     for stat in order:
-        if any(col not in row for q in model.reveals[stat] for col in model.terms[q]):
+        if any(col not in row for col in cols[stat]):
             continue
         if stat in protect:
             out[stat] = SECONDARY_NESTED
             continue
         reason = primary(row, stat, th)
         if reason is None:
-            if model.leaks(accepted + [stat], row, threshold=th.min_events, protect=protect):
+            eqs = _equations(model, (*accepted, stat))
+            leak = False
+            if eqs:
+                v, c, found = model.determined(eqs)
+                if len(v):
+                    for q in eqs:
+                        if q not in eq_value:
+                            eq_value[q] = sum(k * float(row[col]) for col, k in model.terms[q].items())
+                    leak = bool((np.rint(c @ np.array([eq_value[q] for q in eqs])) < threshold).any())
+                if not leak and protect:
+                    if guarded is None:
+                        vec = _eq_tuples(model)
+                        guarded = [vec[q] for p in protect for q in model.reveals.get(p, ())]
+                    leak = any(g in found for g in guarded)
+            if leak:
                 reason = SECONDARY_CELLS
             else:
                 accepted.append(stat)
         out[stat] = reason
     return out
+
+
+def _stat_columns(model: CellModel) -> dict[str, tuple[str, ...]]:
+    """Per statistic, the row columns its equations read (cached on the model)."""
+    got = model._cache.get("_stat_columns")
+    if got is None:
+        got = {s: tuple(col for q in qs for col in model.terms[q]) for s, qs in model.reveals.items()}
+        model._cache["_stat_columns"] = got
+    return got
+
+
+def _eq_tuples(model: CellModel) -> dict[str, tuple]:
+    got = model._cache.get("_eq_tuples")
+    if got is None:
+        got = {q: tuple(v.astype(int)) for q, v in model.vectors.items()}
+        model._cache["_eq_tuples"] = got
+    return got
+
+
+def _equations(model: CellModel, stats: tuple[str, ...]) -> tuple[str, ...]:
+    """:meth:`CellModel.equations`, cached by the (ordered) statistics."""
+    key = ("_equations", stats)
+    got = model._cache.get(key)
+    if got is None:
+        got = model._cache[key] = model.equations(stats)
+    return got
 
 
 def release_poverty_row(row: pd.Series, th: Thresholds, *, protect: set[str] = frozenset()) -> dict[str, str | None]:
@@ -406,8 +453,9 @@ def year_pairs(released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
     return pairs[(diff > 0) & (diff < threshold) & (pairs["year_s"] != pairs["year_t"])]
 
 
-def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshold: int,
-                      newest: int | None = None) -> pd.DataFrame:
+def isolated_by_years(members: pd.DataFrame | None, released: pd.DataFrame, *, threshold: int,
+                      newest: int | None = None,
+                      subset: Callable[[pd.DataFrame], np.ndarray] | None = None) -> pd.DataFrame:
     """Released counts that the difference with the same count of another year would isolate.
 
     ``members``: one row per person counted (columns ``person``, ``area``, ``year``, ``count``);
@@ -417,7 +465,9 @@ def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshol
     Returned (columns ``area``, ``year``, ``count``, ``other_year``): the smaller of the two counts,
     or, with ``newest``, only pairs with year ``newest`` and always that year's count (the years
     before it are published and stand). Both years' sets differing on both sides isolates nobody
-    (the difference mixes entrants and leavers) and passes.
+    (the difference mixes entrants and leavers) and passes. ``subset(pairs)``, where given, answers
+    the subset test per pair (columns ``area``, ``count``, ``year_s``, ``year_t``) instead of
+    ``members`` (see :func:`pipeline.export.year_subsets_of`).
     """
     cols = ["area", "year", "count", "other_year"]
     pairs = year_pairs(released, threshold=threshold)
@@ -425,12 +475,7 @@ def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshol
         pairs = pairs[(pairs["year_s"] == newest) | (pairs["year_t"] == newest)]
     if pairs.empty:
         return pd.DataFrame(columns=cols)
-    m = members.merge(pairs[["area", "count"]].drop_duplicates(), on=["area", "count"])
-    sets = {k: set(v) for k, v in m.groupby(["area", "count", "year"])["person"]}
-    empty: set = set()
-    subset = [sets.get((a, c, ys), empty) <= sets.get((a, c, yt), empty)
-              for a, c, ys, yt in zip(pairs["area"], pairs["count"], pairs["year_s"], pairs["year_t"])]
-    hit = pairs[np.array(subset, dtype=bool)]
+    hit = pairs[subset(pairs) if subset is not None else subset_pairs(members, pairs)]
     if newest is None:
         out = hit.rename(columns={"year_s": "year", "year_t": "other_year"})[cols]
     else:
@@ -438,6 +483,38 @@ def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshol
         out = pd.DataFrame({"area": hit["area"].to_numpy(), "year": newest, "count": hit["count"].to_numpy(),
                             "other_year": other})
     return out.drop_duplicates(["area", "year", "count"]).reset_index(drop=True)
+
+
+def subset_pairs(members: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+    """Per pair (``area``, ``count``, ``year_s``, ``year_t``): whether the persons of year_s are a
+    subset of those of year_t (an empty set is a subset of any). Vectorised: every member of year_s
+    is looked up among the (area, count, person, year_t) of the members, as integer codes."""
+    key = pairs[["area", "count"]].drop_duplicates()
+    key = key.assign(_g=np.arange(len(key), dtype="int64"))
+    pg = pairs[["area", "count"]].merge(key, on=["area", "count"], how="left")["_g"].to_numpy()
+    m = members[["area", "count", "year", "person"]].merge(key, on=["area", "count"])
+    if m.empty:
+        return np.ones(len(pairs), dtype=bool)
+    g = m["_g"].to_numpy(dtype="int64")
+    person = pd.factorize(m["person"])[0].astype("int64")
+    n_person = int(person.max()) + 1
+    years = np.unique(np.concatenate([m["year"].to_numpy(dtype="int64"), pairs["year_s"].to_numpy(dtype="int64"),
+                                      pairs["year_t"].to_numpy(dtype="int64")]))
+    n_year = len(years)
+    year = m["year"].to_numpy(dtype="int64")
+    present = np.unique((g * n_person + person) * n_year + np.searchsorted(years, year))
+    # each member of year_s of a pair, and the code it needs in year_t
+    left = pd.DataFrame({"_g": g, "year": year, "person": person})
+    right = pd.DataFrame({"_g": pg, "year": pairs["year_s"].to_numpy(dtype="int64"),
+                          "pair": np.arange(len(pairs)),
+                          "yt": np.searchsorted(years, pairs["year_t"].to_numpy(dtype="int64"))})
+    j = left.merge(right, on=["_g", "year"])
+    need = (j["_g"].to_numpy() * n_person + j["person"].to_numpy()) * n_year + j["yt"].to_numpy()
+    pos = np.minimum(np.searchsorted(present, need), len(present) - 1)
+    missing = present[pos] != need
+    ok = np.ones(len(pairs), dtype=bool)
+    ok[j["pair"].to_numpy()[missing]] = False
+    return ok
 
 
 def round_half_up(x: pd.Series, base: int) -> pd.Series:
@@ -465,7 +542,16 @@ def apply(table: pd.DataFrame, reasons: pd.DataFrame, *, th: Thresholds, counts:
             for c in [name + s for s in ("",) + SUFFIXES if name + s in out.columns]:
                 if not c.endswith("_reliability"):
                     out[c] = out[c].round(2)
-    text = reasons.reindex(out.index).apply(
-        lambda r: "; ".join(f"{k}: {v}" for k, v in r.items() if isinstance(v, str)), axis=1)
-    out["suppressed"] = text.fillna("")
+    out["suppressed"] = suppressed_text(reasons.reindex(out.index))
     return out
+
+
+def suppressed_text(reasons: pd.DataFrame) -> pd.Series:
+    """Per row, "statistic: reason" of every withheld statistic, joined by "; " ("" where none)."""
+    if not len(reasons) or not len(reasons.columns):
+        text = reasons.apply(lambda r: "; ".join(f"{k}: {v}" for k, v in r.items() if isinstance(v, str)), axis=1)
+        return text.fillna("")
+    names = list(reasons.columns)
+    values = reasons.to_numpy(dtype=object)
+    text = ["; ".join(f"{k}: {v}" for k, v in zip(names, r) if isinstance(v, str)) for r in values]
+    return pd.Series(np.array(text, dtype=object), index=reasons.index, dtype=object)
