@@ -389,7 +389,7 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
             if code in tables[name].index and cs:
                 prot[(name, code)] = set(cs)
     # Plain dicts per row: the rules read a few values per row many times over.
-    rows = {name: t.to_dict("index") for name, t in tables.items()}
+    rows = {name: _row_dicts(t) for name, t in tables.items()}
     dec = {name: {code: row_rule(r, th, protect=prot.get((name, code), frozenset()))
                   for code, r in rows[name].items()} for name in tables}
     # Every (upper table, lower table) pair whose lower rows partition the upper rows' population.
@@ -442,6 +442,16 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
             both = main
         out[lvl] = both.astype(object).where(both.notna(), None)
     return out
+
+
+def _row_dicts(t: pd.DataFrame) -> dict:
+    """``t.to_dict("index")``, built column by column (Python scalars, numpy ones unboxed)."""
+    if t.columns.has_duplicates or not t.index.is_unique:
+        return t.to_dict("index")
+    names = list(t.columns)
+    columns = [[v.item() if isinstance(v, np.generic) else v for v in t[c].to_numpy(dtype=object)]
+               if t[c].dtype == object else t[c].tolist() for c in names]
+    return {code: dict(zip(names, r)) for code, r in zip(t.index, zip(*columns))}
 
 
 def year_pairs(released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:

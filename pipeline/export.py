@@ -280,8 +280,21 @@ def year_subsets_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str)
             masks[(level, count)] = np.bitwise_or.reduceat(counted, first) if len(first) else counted[:0]
         return masks[(level, count)]
 
+    found: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def outside(level: str, count: str, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """For area ``w``: [s, t] true where somebody is counted in year s and not in year t, and
+        [s] true where somebody is counted in year s."""
+        key = (level, count, w)
+        if key not in found:
+            _, _, _, start, end = sorted_level(level)
+            m = np.unique(year_masks(level, count)[start[w]:end[w]])
+            has = ((m[:, None] >> np.arange(len(years))) & 1).astype("int64")
+            found[key] = ((has.T @ (1 - has)) > 0, has.any(axis=0))
+        return found[key]
+
     def subset_of(level: str, pairs: pd.DataFrame) -> np.ndarray:
-        lookup, _, _, start, end = sorted_level(level)
+        lookup = sorted_level(level)[0]
         where = lookup.get_indexer(pairs["area"].to_numpy(dtype=object))
         ys = np.searchsorted(years, pairs["year_s"].to_numpy())
         yt = np.searchsorted(years, pairs["year_t"].to_numpy())
@@ -290,10 +303,8 @@ def year_subsets_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str)
                                                         pairs["year_t"])):
             if w < 0 or s >= len(years) or years[s] != y_s:
                 continue                                 # nobody counted in year_s: the empty set
-            m = year_masks(level, c)[start[w]:end[w]]
-            has_s = (m >> s) & 1
-            has_t = ((m >> t) & 1) if t < len(years) and years[t] == y_t else np.zeros_like(m)
-            out[i] = not bool((has_s & (1 - has_t)).any())
+            not_in_t, counted = outside(level, c, w)
+            out[i] = not (not_in_t[s, t] if t < len(years) and years[t] == y_t else counted[s])
         return out
 
     return subset_of
@@ -476,9 +487,11 @@ def check_records(cells: pd.DataFrame, *, rounded: bool) -> list[dict]:
         d["unrounded_n"] = None
     else:
         d["unrounded_n"] = d["unrounded_n"].astype(object).where(d["released"], None)
-    recs = d.to_dict("records")
-    return [{k: v for k, v in r.items() if v is not None and not (isinstance(v, float) and np.isnan(v))}
-            for r in recs]
+    # DataFrame.to_dict("records"), column by column: Python scalars (numpy ones unboxed), no NaN.
+    names = list(d.columns)
+    columns = [[v.item() if isinstance(v, np.generic) else v for v in d[c].to_numpy(dtype=object)] for c in names]
+    return [{k: v for k, v in zip(names, r) if v is not None and not (isinstance(v, float) and v != v)}
+            for r in zip(*columns)]
 
 
 def output_check_markdown(cells: pd.DataFrame, *, th: Thresholds, files: list[str], figures: dict[str, list[str]],
