@@ -210,7 +210,7 @@ def year_members_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str)
     and area codes, years and the 0/1 indicators as arrays, reused by every call."""
     person = pd.factorize(flags["RINPERSOON"])[0]
     year = flags["year"].to_numpy()
-    on_count = {c: ind[c].to_numpy() == 1 for c in ind.columns}
+    on_count = {c: np.asarray(ind[c]) == 1 for c in ind}
     areas: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def members_of(level: str, wanted: pd.DataFrame) -> pd.DataFrame:
@@ -234,6 +234,18 @@ def year_members_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str)
         return pd.concat(parts, ignore_index=True)
 
     return members_of
+
+
+def counted_by(flags: pd.DataFrame, *, chunk: int = 250_000) -> dict[str, np.ndarray]:
+    """:func:`pipeline.young_adults.indicators` of ``flags`` as one bool array per count, worked out
+    a chunk of rows at a time (the int64 frame of all rows at once is 13 x 8 bytes per row)."""
+    from .young_adults import indicators
+    parts: dict[str, list[np.ndarray]] = {}
+    for i in range(0, max(len(flags), 1), chunk):
+        ind = indicators(flags.iloc[i:i + chunk])
+        for c in ind.columns:
+            parts.setdefault(c, []).append(ind[c].to_numpy() == 1)
+    return {c: np.concatenate(v) for c, v in parts.items()}
 
 
 def year_subsets_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str):
@@ -260,7 +272,7 @@ def year_subsets_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str)
             if level == "region":
                 codes, uniques = np.zeros(len(flags), dtype="int64"), np.array([region_name], dtype=object)
             else:
-                codes, uniques = pd.factorize(flags[level].to_numpy(dtype=object))
+                codes, uniques = pd.factorize(flags[level])
                 uniques = np.asarray(uniques, dtype=object)
             order = np.lexsort((person, codes))
             order = order[codes[order] >= 0]            # rows without an area count nowhere
@@ -276,7 +288,7 @@ def year_subsets_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str)
     def year_masks(level: str, count: str) -> np.ndarray:
         if (level, count) not in masks:
             _, order, first, _, _ = sorted_level(level)
-            counted = np.where(ind[count].to_numpy()[order] == 1, bit[order], 0)
+            counted = np.where(np.asarray(ind[count])[order] == 1, bit[order], 0)
             masks[(level, count)] = np.bitwise_or.reduceat(counted, first) if len(first) else counted[:0]
         return masks[(level, count)]
 
@@ -411,8 +423,7 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
             internal[year][lvl] = t
     subset_of = None
     if flags is not None:
-        from .young_adults import indicators
-        subset_of = year_subsets_of(flags, indicators(flags), region_name=region_name)
+        subset_of = year_subsets_of(flags, counted_by(flags), region_name=region_name)
 
     def decide_year(year, protect):
         ancestors = {lvl: t[[c for c in ("region", "gemeente") if c in t.columns and c != lvl]]
@@ -602,7 +613,9 @@ def main(argv: list[str]) -> int:
     measures = {lvl: io.read_parquet(f"{a.measures_dir}/measures_{lvl}.parquet") for lvl in LEVELS}
     trans, cells, released_areas = export_transmission(measures, areas, region_name=a.region_name, th=th)
     ya = {lvl: io.read_parquet(f"{a.young_adults_dir}/young_adults_{lvl}.parquet") for lvl in ("gemeente", "wijk", "region")}
-    flags = io.read_parquet(f"{a.young_adults_dir}/young_adults_persons.parquet")
+    # Read as stored (no object strings): only RINPERSOON, the areas, the year and the flags are used,
+    # by codes and masks, so the person-level rows stay small.
+    flags = pd.read_parquet(f"{a.young_adults_dir}/young_adults_persons.parquet")
     ya_tables, ya_cells = export_young_adults(ya, areas, region_name=a.region_name, th=th, flags=flags)
     cells = pd.concat([cells, ya_cells], ignore_index=True)
     files = []
