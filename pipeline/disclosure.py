@@ -465,7 +465,8 @@ def year_pairs(released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
 
 def isolated_by_years(members: pd.DataFrame | None, released: pd.DataFrame, *, threshold: int,
                       newest: int | None = None,
-                      subset: Callable[[pd.DataFrame], np.ndarray] | None = None) -> pd.DataFrame:
+                      subset: Callable[[pd.DataFrame], np.ndarray] | None = None,
+                      pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Released counts that the difference with the same count of another year would isolate.
 
     ``members``: one row per person counted (columns ``person``, ``area``, ``year``, ``count``);
@@ -477,10 +478,12 @@ def isolated_by_years(members: pd.DataFrame | None, released: pd.DataFrame, *, t
     before it are published and stand). Both years' sets differing on both sides isolates nobody
     (the difference mixes entrants and leavers) and passes. ``subset(pairs)``, where given, answers
     the subset test per pair (columns ``area``, ``count``, ``year_s``, ``year_t``) instead of
-    ``members`` (see :func:`pipeline.export.year_subsets_of`).
+    ``members`` (see :func:`pipeline.export.year_subsets_of`); ``pairs``, where given, is
+    :func:`year_pairs` of ``released`` (the caller has it already).
     """
     cols = ["area", "year", "count", "other_year"]
-    pairs = year_pairs(released, threshold=threshold)
+    if pairs is None:
+        pairs = year_pairs(released, threshold=threshold)
     if newest is not None:
         pairs = pairs[(pairs["year_s"] == newest) | (pairs["year_t"] == newest)]
     if pairs.empty:

@@ -371,11 +371,11 @@ def decide_years_in_order(internal: dict[int, dict[str, pd.DataFrame]], decide_y
                     if pairs.empty:
                         continue
                     if subset_of is not None:
-                        hits = disclosure.isolated_by_years(None, r, threshold=need, newest=year,
+                        hits = disclosure.isolated_by_years(None, r, threshold=need, newest=year, pairs=pairs,
                                                             subset=lambda p, lvl=lvl: subset_of(lvl, p))
                     else:
                         members = members_of(lvl, pairs[["area", "count"]].drop_duplicates())
-                        hits = disclosure.isolated_by_years(members, r, threshold=need, newest=year)
+                        hits = disclosure.isolated_by_years(members, r, threshold=need, newest=year, pairs=pairs)
                     for h in hits.itertuples(index=False):
                         got = protect[year][lvl].setdefault(h.area, set())
                         if h.count not in got:
@@ -617,6 +617,7 @@ def main(argv: list[str]) -> int:
     # by codes and masks, so the person-level rows stay small.
     flags = pd.read_parquet(f"{a.young_adults_dir}/young_adults_persons.parquet")
     ya_tables, ya_cells = export_young_adults(ya, areas, region_name=a.region_name, th=th, flags=flags)
+    del flags, measures, ya
     cells = pd.concat([cells, ya_cells], ignore_index=True)
     files = []
     out = Path(a.tables_dir)
