@@ -218,12 +218,29 @@ def primary_reason(row: pd.Series, stat: str, th: Thresholds, sfx: str = "") -> 
         return None if min(k, m - k) >= th.min_events else f"numerator or complement < {th.min_events}"
     if stat.endswith("_lt"):
         stat, sfx = stat[:-3], "_lt"
-    a, b, c, d = cells(row, sfx)
-    need = {  # numerator and complement of the statistic
-        "n_parents_poor": (a + b, c + d), "n_child_poor": (a + c, b + d), "n_both_poor": (a, b + c + d),
-        "outflow": (a, b), "p_child_poor_parents_not_poor": (c, d), "inflow": (a, c),
-        "risk_ratio": (min(a, c), min(b, d)),
-    }[stat]
+    # the cells of :func:`cells` as floats, without building an array per statistic
+    a = row[f"n_both_poor{sfx}"]
+    b = row[f"n_parents_poor{sfx}"] - a
+    c = row[f"n_child_poor{sfx}"] - a
+    d = row["n_children"] - row[f"n_parents_poor{sfx}"] - c
+    a, b, c, d = float(a), float(b), float(c), float(d)
+    # numerator and complement of the statistic
+    if stat == "n_parents_poor":
+        need = (a + b, c + d)
+    elif stat == "n_child_poor":
+        need = (a + c, b + d)
+    elif stat == "n_both_poor":
+        need = (a, b + c + d)
+    elif stat == "outflow":
+        need = (a, b)
+    elif stat == "p_child_poor_parents_not_poor":
+        need = (c, d)
+    elif stat == "inflow":
+        need = (a, c)
+    elif stat == "risk_ratio":
+        need = (min(a, c), min(b, d))
+    else:
+        raise KeyError(stat)
     if min(need) < th.min_events:
         return f"numerator or complement < {th.min_events}"
     return None
