@@ -558,12 +558,13 @@ def apply(table: pd.DataFrame, reasons: pd.DataFrame, *, th: Thresholds, counts:
     With rounding, counts go to the nearest multiple and rates (not ranks) to two decimals.
     """
     out = table.copy()
+    held = reasons.reindex(out.index)
     for stat in reasons.columns:
-        withheld = reasons[stat].reindex(out.index).notna()
+        keep = held[stat].isna().to_numpy(dtype=bool)
         cols = [stat] + [stat + s for s in SUFFIXES if stat + s in out.columns]
         for c in cols:
-            out[c] = out[c].astype(float).where(~withheld) if stat not in counts else \
-                out[c].astype("Int64").where(~withheld)
+            out[c] = np.where(keep, out[c].to_numpy(dtype="float64", na_value=np.nan), np.nan) \
+                if stat not in counts else out[c].astype("Int64").where(keep)
     if th.round_counts_to:
         for c in counts:
             if c in out.columns:
@@ -572,7 +573,7 @@ def apply(table: pd.DataFrame, reasons: pd.DataFrame, *, th: Thresholds, counts:
             for c in [name + s for s in ("",) + SUFFIXES if name + s in out.columns]:
                 if not c.endswith("_reliability"):
                     out[c] = out[c].round(2)
-    out["suppressed"] = suppressed_text(reasons.reindex(out.index))
+    out["suppressed"] = suppressed_text(held)
     return out
 
 
