@@ -260,6 +260,7 @@ def release_row(row: pd.Series, th: Thresholds, *, model: CellModel, order: tupl
     eq_value: dict[str, float] = {}
     threshold = th.min_events
     guarded = None
+    memo = model._cache.setdefault("_small_combination", {})   # (eqs, values, threshold) -> leaks
     for stat in order:
         if any(col not in row for col in cols[stat]):
             continue
@@ -268,15 +269,21 @@ def release_row(row: pd.Series, th: Thresholds, *, model: CellModel, order: tupl
             continue
         reason = primary(row, stat, th)
         if reason is None:
-            eqs = _equations(model, (*accepted, stat))
+            eqs, v, c, found = _leak_data(model, (*accepted, stat))
             leak = False
             if eqs:
-                v, c, found = model.determined(eqs)
                 if len(v):
                     for q in eqs:
                         if q not in eq_value:
                             eq_value[q] = sum(k * float(row[col]) for col, k in model.terms[q].items())
-                    leak = bool((np.rint(c @ np.array([eq_value[q] for q in eqs])) < threshold).any())
+                    values = tuple(eq_value[q] for q in eqs)
+                    small = memo.get((eqs, values, threshold))
+                    if small is None:
+                        if len(memo) > 200_000:
+                            memo.clear()
+                        small = memo[(eqs, values, threshold)] = bool(
+                            (np.rint(c @ np.array(values)) < threshold).any())
+                    leak = small
                 if not leak and protect:
                     if guarded is None:
                         vec = _eq_tuples(model)
@@ -307,12 +314,14 @@ def _eq_tuples(model: CellModel) -> dict[str, tuple]:
     return got
 
 
-def _equations(model: CellModel, stats: tuple[str, ...]) -> tuple[str, ...]:
-    """:meth:`CellModel.equations`, cached by the (ordered) statistics."""
-    key = ("_equations", stats)
+def _leak_data(model: CellModel, stats: tuple[str, ...]) -> tuple:
+    """:meth:`CellModel.equations` of ``stats`` and their :meth:`CellModel.determined` (None where
+    there are no equations), cached by the (ordered) statistics."""
+    key = ("_leak_data", stats)
     got = model._cache.get(key)
     if got is None:
-        got = model._cache[key] = model.equations(stats)
+        eqs = model.equations(stats)
+        got = model._cache[key] = (eqs, *model.determined(eqs)) if eqs else (eqs, None, None, None)
     return got
 
 
@@ -421,6 +430,7 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
         prot.setdefault((name, code), set()).add(count)
         dec[name][code] = row_rule(rows[name][code], th, protect=prot[(name, code)])
 
+    inhabited: dict[tuple, list] = {}   # the lower rows of a group that hold anybody (rows do not change)
     changed = True
     while changed:
         changed = False
@@ -433,7 +443,10 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
                 for up_code, codes in groups.items():
                     if up_code not in dec[upper] or dec[upper][up_code].get(count, "") is not None:
                         continue
-                    codes = [c for c in codes if c in low and low[c][population] > 0]
+                    key = (upper, lower, up_code)
+                    if key not in inhabited:
+                        inhabited[key] = [c for c in codes if c in low and low[c][population] > 0]
+                    codes = inhabited[key]
                     held = [c for c in codes if dec[lower][c].get(count, "") is not None]
                     if not held or (len(held) > 1 and sum(float(low[c][count]) for c in held) >= need):
                         continue
