@@ -218,12 +218,29 @@ def primary_reason(row: pd.Series, stat: str, th: Thresholds, sfx: str = "") -> 
         return None if min(k, m - k) >= th.min_events else f"numerator or complement < {th.min_events}"
     if stat.endswith("_lt"):
         stat, sfx = stat[:-3], "_lt"
-    a, b, c, d = cells(row, sfx)
-    need = {  # numerator and complement of the statistic
-        "n_parents_poor": (a + b, c + d), "n_child_poor": (a + c, b + d), "n_both_poor": (a, b + c + d),
-        "outflow": (a, b), "p_child_poor_parents_not_poor": (c, d), "inflow": (a, c),
-        "risk_ratio": (min(a, c), min(b, d)),
-    }[stat]
+    # the cells of :func:`cells` as floats, without building an array per statistic
+    a = row[f"n_both_poor{sfx}"]
+    b = row[f"n_parents_poor{sfx}"] - a
+    c = row[f"n_child_poor{sfx}"] - a
+    d = row["n_children"] - row[f"n_parents_poor{sfx}"] - c
+    a, b, c, d = float(a), float(b), float(c), float(d)
+    # numerator and complement of the statistic
+    if stat == "n_parents_poor":
+        need = (a + b, c + d)
+    elif stat == "n_child_poor":
+        need = (a + c, b + d)
+    elif stat == "n_both_poor":
+        need = (a, b + c + d)
+    elif stat == "outflow":
+        need = (a, b)
+    elif stat == "p_child_poor_parents_not_poor":
+        need = (c, d)
+    elif stat == "inflow":
+        need = (a, c)
+    elif stat == "risk_ratio":
+        need = (min(a, c), min(b, d))
+    else:
+        raise KeyError(stat)
     if min(need) < th.min_events:
         return f"numerator or complement < {th.min_events}"
     return None
@@ -233,23 +250,79 @@ def release_row(row: pd.Series, th: Thresholds, *, model: CellModel, order: tupl
                 primary: Callable[[pd.Series, str, Thresholds], str | None],
                 protect=frozenset()) -> dict[str, str | None]:
     """Release the statistics of ``order`` that the row has, one by one, while the primary rule
-    passes and no small combination of cells (or protected count) becomes derivable."""
+    passes and no small combination of cells (or protected count) becomes derivable.
+
+    The same test as :meth:`CellModel.leaks`, with the model's equation sets, cell combinations and
+    the row's equation values each worked out once."""
     accepted: list[str] = []
     out: dict[str, str | None] = {}
+    cols = _stat_columns(model)
+    eq_value: dict[str, float] = {}
+    threshold = th.min_events
+    guarded = None
+    memo = model._cache.setdefault("_small_combination", {})   # (eqs, values, threshold) -> leaks
     for stat in order:
-        if any(col not in row for q in model.reveals[stat] for col in model.terms[q]):
+        if any(col not in row for col in cols[stat]):
             continue
         if stat in protect:
             out[stat] = SECONDARY_NESTED
             continue
         reason = primary(row, stat, th)
         if reason is None:
-            if model.leaks(accepted + [stat], row, threshold=th.min_events, protect=protect):
+            eqs, v, c, found = _leak_data(model, (*accepted, stat))
+            leak = False
+            if eqs:
+                if len(v):
+                    for q in eqs:
+                        if q not in eq_value:
+                            eq_value[q] = sum(k * float(row[col]) for col, k in model.terms[q].items())
+                    values = tuple(eq_value[q] for q in eqs)
+                    small = memo.get((eqs, values, threshold))
+                    if small is None:
+                        if len(memo) > 200_000:
+                            memo.clear()
+                        small = memo[(eqs, values, threshold)] = bool(
+                            (np.rint(c @ np.array(values)) < threshold).any())
+                    leak = small
+                if not leak and protect:
+                    if guarded is None:
+                        vec = _eq_tuples(model)
+                        guarded = [vec[q] for p in protect for q in model.reveals.get(p, ())]
+                    leak = any(g in found for g in guarded)
+            if leak:
                 reason = SECONDARY_CELLS
             else:
                 accepted.append(stat)
         out[stat] = reason
     return out
+
+
+def _stat_columns(model: CellModel) -> dict[str, tuple[str, ...]]:
+    """Per statistic, the row columns its equations read (cached on the model)."""
+    got = model._cache.get("_stat_columns")
+    if got is None:
+        got = {s: tuple(col for q in qs for col in model.terms[q]) for s, qs in model.reveals.items()}
+        model._cache["_stat_columns"] = got
+    return got
+
+
+def _eq_tuples(model: CellModel) -> dict[str, tuple]:
+    got = model._cache.get("_eq_tuples")
+    if got is None:
+        got = {q: tuple(v.astype(int)) for q, v in model.vectors.items()}
+        model._cache["_eq_tuples"] = got
+    return got
+
+
+def _leak_data(model: CellModel, stats: tuple[str, ...]) -> tuple:
+    """:meth:`CellModel.equations` of ``stats`` and their :meth:`CellModel.determined` (None where
+    there are no equations), cached by the (ordered) statistics."""
+    key = ("_leak_data", stats)
+    got = model._cache.get(key)
+    if got is None:
+        eqs = model.equations(stats)
+        got = model._cache[key] = (eqs, *model.determined(eqs)) if eqs else (eqs, None, None, None)
+    return got
 
 
 def release_poverty_row(row: pd.Series, th: Thresholds, *, protect: set[str] = frozenset()) -> dict[str, str | None]:
@@ -342,7 +415,7 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
             if code in tables[name].index and cs:
                 prot[(name, code)] = set(cs)
     # Plain dicts per row: the rules read a few values per row many times over.
-    rows = {name: t.to_dict("index") for name, t in tables.items()}
+    rows = {name: _row_dicts(t) for name, t in tables.items()}
     dec = {name: {code: row_rule(r, th, protect=prot.get((name, code), frozenset()))
                   for code, r in rows[name].items()} for name in tables}
     # Every (upper table, lower table) pair whose lower rows partition the upper rows' population.
@@ -357,6 +430,7 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
         prot.setdefault((name, code), set()).add(count)
         dec[name][code] = row_rule(rows[name][code], th, protect=prot[(name, code)])
 
+    inhabited: dict[tuple, list] = {}   # the lower rows of a group that hold anybody (rows do not change)
     changed = True
     while changed:
         changed = False
@@ -369,7 +443,10 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
                 for up_code, codes in groups.items():
                     if up_code not in dec[upper] or dec[upper][up_code].get(count, "") is not None:
                         continue
-                    codes = [c for c in codes if c in low and low[c][population] > 0]
+                    key = (upper, lower, up_code)
+                    if key not in inhabited:
+                        inhabited[key] = [c for c in codes if c in low and low[c][population] > 0]
+                    codes = inhabited[key]
                     held = [c for c in codes if dec[lower][c].get(count, "") is not None]
                     if not held or (len(held) > 1 and sum(float(low[c][count]) for c in held) >= need):
                         continue
@@ -397,6 +474,16 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
     return out
 
 
+def _row_dicts(t: pd.DataFrame) -> dict:
+    """``t.to_dict("index")``, built column by column (Python scalars, numpy ones unboxed)."""
+    if t.columns.has_duplicates or not t.index.is_unique:
+        return t.to_dict("index")
+    names = list(t.columns)
+    columns = [[v.item() if isinstance(v, np.generic) else v for v in t[c].to_numpy(dtype=object)]
+               if t[c].dtype == object else t[c].tolist() for c in names]
+    return {code: dict(zip(names, r)) for code, r in zip(t.index, zip(*columns))}
+
+
 def year_pairs(released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
     """Pairs of released counts (same area and count, years ``year_s`` and ``year_t``) whose
     difference ``n_t - n_s`` is 1 to ``threshold - 1``: the only ones a subset could make unsafe."""
@@ -406,8 +493,10 @@ def year_pairs(released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
     return pairs[(diff > 0) & (diff < threshold) & (pairs["year_s"] != pairs["year_t"])]
 
 
-def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshold: int,
-                      newest: int | None = None) -> pd.DataFrame:
+def isolated_by_years(members: pd.DataFrame | None, released: pd.DataFrame, *, threshold: int,
+                      newest: int | None = None,
+                      subset: Callable[[pd.DataFrame], np.ndarray] | None = None,
+                      pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Released counts that the difference with the same count of another year would isolate.
 
     ``members``: one row per person counted (columns ``person``, ``area``, ``year``, ``count``);
@@ -417,20 +506,19 @@ def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshol
     Returned (columns ``area``, ``year``, ``count``, ``other_year``): the smaller of the two counts,
     or, with ``newest``, only pairs with year ``newest`` and always that year's count (the years
     before it are published and stand). Both years' sets differing on both sides isolates nobody
-    (the difference mixes entrants and leavers) and passes.
+    (the difference mixes entrants and leavers) and passes. ``subset(pairs)``, where given, answers
+    the subset test per pair (columns ``area``, ``count``, ``year_s``, ``year_t``) instead of
+    ``members`` (see :func:`pipeline.export.year_subsets_of`); ``pairs``, where given, is
+    :func:`year_pairs` of ``released`` (the caller has it already).
     """
     cols = ["area", "year", "count", "other_year"]
-    pairs = year_pairs(released, threshold=threshold)
+    if pairs is None:
+        pairs = year_pairs(released, threshold=threshold)
     if newest is not None:
         pairs = pairs[(pairs["year_s"] == newest) | (pairs["year_t"] == newest)]
     if pairs.empty:
         return pd.DataFrame(columns=cols)
-    m = members.merge(pairs[["area", "count"]].drop_duplicates(), on=["area", "count"])
-    sets = {k: set(v) for k, v in m.groupby(["area", "count", "year"])["person"]}
-    empty: set = set()
-    subset = [sets.get((a, c, ys), empty) <= sets.get((a, c, yt), empty)
-              for a, c, ys, yt in zip(pairs["area"], pairs["count"], pairs["year_s"], pairs["year_t"])]
-    hit = pairs[np.array(subset, dtype=bool)]
+    hit = pairs[subset(pairs) if subset is not None else subset_pairs(members, pairs)]
     if newest is None:
         out = hit.rename(columns={"year_s": "year", "year_t": "other_year"})[cols]
     else:
@@ -438,6 +526,38 @@ def isolated_by_years(members: pd.DataFrame, released: pd.DataFrame, *, threshol
         out = pd.DataFrame({"area": hit["area"].to_numpy(), "year": newest, "count": hit["count"].to_numpy(),
                             "other_year": other})
     return out.drop_duplicates(["area", "year", "count"]).reset_index(drop=True)
+
+
+def subset_pairs(members: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+    """Per pair (``area``, ``count``, ``year_s``, ``year_t``): whether the persons of year_s are a
+    subset of those of year_t (an empty set is a subset of any). Vectorised: every member of year_s
+    is looked up among the (area, count, person, year_t) of the members, as integer codes."""
+    key = pairs[["area", "count"]].drop_duplicates()
+    key = key.assign(_g=np.arange(len(key), dtype="int64"))
+    pg = pairs[["area", "count"]].merge(key, on=["area", "count"], how="left")["_g"].to_numpy()
+    m = members[["area", "count", "year", "person"]].merge(key, on=["area", "count"])
+    if m.empty:
+        return np.ones(len(pairs), dtype=bool)
+    g = m["_g"].to_numpy(dtype="int64")
+    person = pd.factorize(m["person"])[0].astype("int64")
+    n_person = int(person.max()) + 1
+    years = np.unique(np.concatenate([m["year"].to_numpy(dtype="int64"), pairs["year_s"].to_numpy(dtype="int64"),
+                                      pairs["year_t"].to_numpy(dtype="int64")]))
+    n_year = len(years)
+    year = m["year"].to_numpy(dtype="int64")
+    present = np.unique((g * n_person + person) * n_year + np.searchsorted(years, year))
+    # each member of year_s of a pair, and the code it needs in year_t
+    left = pd.DataFrame({"_g": g, "year": year, "person": person})
+    right = pd.DataFrame({"_g": pg, "year": pairs["year_s"].to_numpy(dtype="int64"),
+                          "pair": np.arange(len(pairs)),
+                          "yt": np.searchsorted(years, pairs["year_t"].to_numpy(dtype="int64"))})
+    j = left.merge(right, on=["_g", "year"])
+    need = (j["_g"].to_numpy() * n_person + j["person"].to_numpy()) * n_year + j["yt"].to_numpy()
+    pos = np.minimum(np.searchsorted(present, need), len(present) - 1)
+    missing = present[pos] != need
+    ok = np.ones(len(pairs), dtype=bool)
+    ok[j["pair"].to_numpy()[missing]] = False
+    return ok
 
 
 def round_half_up(x: pd.Series, base: int) -> pd.Series:
@@ -451,12 +571,13 @@ def apply(table: pd.DataFrame, reasons: pd.DataFrame, *, th: Thresholds, counts:
     With rounding, counts go to the nearest multiple and rates (not ranks) to two decimals.
     """
     out = table.copy()
+    held = reasons.reindex(out.index)
     for stat in reasons.columns:
-        withheld = reasons[stat].reindex(out.index).notna()
+        keep = held[stat].isna().to_numpy(dtype=bool)
         cols = [stat] + [stat + s for s in SUFFIXES if stat + s in out.columns]
         for c in cols:
-            out[c] = out[c].astype(float).where(~withheld) if stat not in counts else \
-                out[c].astype("Int64").where(~withheld)
+            out[c] = np.where(keep, out[c].to_numpy(dtype="float64", na_value=np.nan), np.nan) \
+                if stat not in counts else out[c].astype("Int64").where(keep)
     if th.round_counts_to:
         for c in counts:
             if c in out.columns:
@@ -465,7 +586,16 @@ def apply(table: pd.DataFrame, reasons: pd.DataFrame, *, th: Thresholds, counts:
             for c in [name + s for s in ("",) + SUFFIXES if name + s in out.columns]:
                 if not c.endswith("_reliability"):
                     out[c] = out[c].round(2)
-    text = reasons.reindex(out.index).apply(
-        lambda r: "; ".join(f"{k}: {v}" for k, v in r.items() if isinstance(v, str)), axis=1)
-    out["suppressed"] = text.fillna("")
+    out["suppressed"] = suppressed_text(held)
     return out
+
+
+def suppressed_text(reasons: pd.DataFrame) -> pd.Series:
+    """Per row, "statistic: reason" of every withheld statistic, joined by "; " ("" where none)."""
+    if not len(reasons) or not len(reasons.columns):
+        text = reasons.apply(lambda r: "; ".join(f"{k}: {v}" for k, v in r.items() if isinstance(v, str)), axis=1)
+        return text.fillna("")
+    names = list(reasons.columns)
+    values = reasons.to_numpy(dtype=object)
+    text = ["; ".join(f"{k}: {v}" for k, v in zip(names, r) if isinstance(v, str)) for r in values]
+    return pd.Series(np.array(text, dtype=object), index=reasons.index, dtype=object)

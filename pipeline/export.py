@@ -202,16 +202,124 @@ def year_members(flags: pd.DataFrame, ind: pd.DataFrame, *, level: str, region_n
     """Who each count counts per area of ``level`` and year (long: person, area, year, count), for
     the (area, count) pairs in ``wanted`` only: record level, built only where a difference between
     years needs checking. ``ind`` is :func:`pipeline.young_adults.indicators` of ``flags``."""
-    area = pd.Series(np.full(len(flags), region_name, dtype=object) if level == "region"
-                     else flags[level].to_numpy(dtype=object))
+    return year_members_of(flags, ind, region_name=region_name)(level, wanted)
+
+
+def year_members_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str):
+    """:func:`year_members` as a function of (level, wanted) that converts ``flags`` once: person
+    and area codes, years and the 0/1 indicators as arrays, reused by every call."""
     person = pd.factorize(flags["RINPERSOON"])[0]
     year = flags["year"].to_numpy()
-    parts = [pd.DataFrame({"person": pd.Series(dtype="int64"), "area": pd.Series(dtype=object),
-                           "year": pd.Series(dtype="int64"), "count": pd.Series(dtype=object)})]
-    for c, where in wanted.groupby("count")["area"]:
-        on = area.isin(set(where)).to_numpy() & (ind[c].to_numpy() == 1)
-        parts.append(pd.DataFrame({"person": person[on], "area": area.to_numpy()[on], "year": year[on], "count": c}))
-    return pd.concat(parts, ignore_index=True)
+    on_count = {c: np.asarray(ind[c]) == 1 for c in ind}
+    areas: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def members_of(level: str, wanted: pd.DataFrame) -> pd.DataFrame:
+        if level not in areas:
+            if level == "region":
+                areas[level] = (np.zeros(len(flags), dtype="int64"), np.array([region_name], dtype=object))
+            else:
+                codes, uniques = pd.factorize(flags[level].to_numpy(dtype=object))
+                areas[level] = (codes, np.asarray(uniques, dtype=object))
+        codes, uniques = areas[level]
+        lookup = pd.Index(uniques)
+        parts = [pd.DataFrame({"person": pd.Series(dtype="int64"), "area": pd.Series(dtype=object),
+                               "year": pd.Series(dtype="int64"), "count": pd.Series(dtype=object)})]
+        for c, where in wanted.groupby("count")["area"]:
+            pick = lookup.get_indexer(pd.unique(where.to_numpy(dtype=object)))
+            keep = np.zeros(len(uniques) + 1, dtype=bool)   # the last slot: codes -1 (no area)
+            keep[pick[pick >= 0]] = True
+            on = keep[codes] & on_count[c]
+            parts.append(pd.DataFrame({"person": person[on], "area": uniques[codes[on]], "year": year[on],
+                                       "count": np.full(int(on.sum()), c, dtype=object)}))
+        return pd.concat(parts, ignore_index=True)
+
+    return members_of
+
+
+def counted_by(flags: pd.DataFrame, *, chunk: int = 250_000) -> dict[str, np.ndarray]:
+    """:func:`pipeline.young_adults.indicators` of ``flags`` as one bool array per count, worked out
+    a chunk of rows at a time (the int64 frame of all rows at once is 13 x 8 bytes per row)."""
+    from .young_adults import indicators
+    parts: dict[str, list[np.ndarray]] = {}
+    for i in range(0, max(len(flags), 1), chunk):
+        ind = indicators(flags.iloc[i:i + chunk])
+        for c in ind.columns:
+            parts.setdefault(c, []).append(ind[c].to_numpy() == 1)
+    return {c: np.concatenate(v) for c, v in parts.items()}
+
+
+def year_subsets_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str):
+    """A function ``subset_of(level, pairs)``: per pair (``area``, ``count``, ``year_s``, ``year_t``),
+    whether the persons that count counts in that area in year_s are a subset of those of year_t
+    (an empty set is a subset of any): the test of :func:`pipeline.disclosure.isolated_by_years` on
+    :func:`year_members`, without building the member rows.
+
+    Per level the person-year rows are sorted once by (area, person); per count each (area, person)
+    gets a bit mask of the years it is counted in, and a pair fails where some person of the area
+    has the bit of year_s and not that of year_t."""
+    years = np.unique(flags["year"].to_numpy())
+    if len(years) > 62:   # more years than bits: compare the member rows instead
+        members_of = year_members_of(flags, ind, region_name=region_name)
+        return lambda level, pairs: disclosure.subset_pairs(members_of(level, pairs[["area", "count"]]
+                                                                         .drop_duplicates()), pairs)
+    person = pd.factorize(flags["RINPERSOON"])[0].astype("int64")
+    bit = np.left_shift(np.int64(1), np.searchsorted(years, flags["year"].to_numpy()).astype("int64"))
+    by_level: dict[str, tuple] = {}
+    masks: dict[tuple[str, str], np.ndarray] = {}
+
+    def sorted_level(level: str) -> tuple:
+        if level not in by_level:
+            if level == "region":
+                codes, uniques = np.zeros(len(flags), dtype="int64"), np.array([region_name], dtype=object)
+            else:
+                codes, uniques = pd.factorize(flags[level])
+                uniques = np.asarray(uniques, dtype=object)
+            order = np.lexsort((person, codes))
+            order = order[codes[order] >= 0]            # rows without an area count nowhere
+            a, p = codes[order], person[order]
+            first = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (p[1:] != p[:-1])]) if len(order) else \
+                np.array([], dtype="int64")
+            area_of_group = a[first]
+            start = np.searchsorted(area_of_group, np.arange(len(uniques)), side="left")
+            end = np.searchsorted(area_of_group, np.arange(len(uniques)), side="right")
+            by_level[level] = (pd.Index(uniques), order, first, start, end)
+        return by_level[level]
+
+    def year_masks(level: str, count: str) -> np.ndarray:
+        if (level, count) not in masks:
+            _, order, first, _, _ = sorted_level(level)
+            counted = np.where(np.asarray(ind[count])[order] == 1, bit[order], 0)
+            masks[(level, count)] = np.bitwise_or.reduceat(counted, first) if len(first) else counted[:0]
+        return masks[(level, count)]
+
+    found: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def outside(level: str, count: str, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """For area ``w``: [s, t] true where somebody is counted in year s and not in year t, and
+        [s] true where somebody is counted in year s."""
+        key = (level, count, w)
+        if key not in found:
+            _, _, _, start, end = sorted_level(level)
+            m = np.unique(year_masks(level, count)[start[w]:end[w]])
+            has = ((m[:, None] >> np.arange(len(years))) & 1).astype("int64")
+            found[key] = ((has.T @ (1 - has)) > 0, has.any(axis=0))
+        return found[key]
+
+    def subset_of(level: str, pairs: pd.DataFrame) -> np.ndarray:
+        lookup = sorted_level(level)[0]
+        where = lookup.get_indexer(pairs["area"].to_numpy(dtype=object))
+        ys = np.searchsorted(years, pairs["year_s"].to_numpy())
+        yt = np.searchsorted(years, pairs["year_t"].to_numpy())
+        out = np.ones(len(pairs), dtype=bool)
+        for i, (w, c, s, t, y_s, y_t) in enumerate(zip(where, pairs["count"], ys, yt, pairs["year_s"],
+                                                        pairs["year_t"])):
+            if w < 0 or s >= len(years) or years[s] != y_s:
+                continue                                 # nobody counted in year_s: the empty set
+            not_in_t, counted = outside(level, c, w)
+            out[i] = not (not_in_t[s, t] if t < len(years) and years[t] == y_t else counted[s])
+        return out
+
+    return subset_of
 
 
 def released_counts(internal: pd.DataFrame, reasons: pd.DataFrame, *, year: int,
@@ -227,7 +335,7 @@ def released_counts(internal: pd.DataFrame, reasons: pd.DataFrame, *, year: int,
 
 def decide_years_in_order(internal: dict[int, dict[str, pd.DataFrame]], decide_year, *, members_of,
                           levels: tuple[str, ...], counts: tuple[str, ...], population: str, th: Thresholds,
-                          what: str) -> tuple[dict, dict]:
+                          what: str, subset_of=None) -> tuple[dict, dict]:
     """Decide the years of a yearly series oldest first, so that published numbers stand when a year
     is added: a year's suppression depends only on itself and the years before it.
 
@@ -238,28 +346,36 @@ def decide_years_in_order(internal: dict[int, dict[str, pd.DataFrame]], decide_y
     differ by less than the threshold, this year's count is withheld
     (:func:`pipeline.disclosure.isolated_by_years` with ``newest``), never the earlier one; then the
     year is decided again, until nothing changes. Returns the reasons and the protected counts per year.
+    ``subset_of(level, pairs)`` (:func:`year_subsets_of`), where given, answers the subset test
+    instead of the member rows of ``members_of``.
     """
     years = sorted(internal)
     protect: dict[int, dict[str, dict[str, set[str]]]] = {y: {lvl: {} for lvl in levels} for y in years}
     reasons: dict[int, dict[str, pd.DataFrame]] = {}
+    published: dict[tuple[int, str], pd.DataFrame] = {}   # released counts of the years already decided
     for year in years:
         while True:
             reasons[year] = decide_year(year, protect[year])
-            if members_of is None:
+            if members_of is None and subset_of is None:
                 break
             new = 0
             for lvl in levels:
-                done = [y for y in years if y <= year]
-                rel = pd.concat([released_counts(internal[y][lvl], reasons[y][lvl], year=y, counts=counts)
-                                 for y in done], ignore_index=True)
+                done = [y for y in years if y < year]
+                rel = pd.concat([published[(y, lvl)] for y in done]
+                                + [released_counts(internal[year][lvl], reasons[year][lvl], year=year, counts=counts)],
+                                ignore_index=True)
                 for need, which in ((th.min_n, [population]), (th.min_events, [c for c in counts if c != population])):
                     r = rel[rel["count"].isin(which)]
                     pairs = disclosure.year_pairs(r, threshold=need)
                     pairs = pairs[(pairs["year_s"] == year) | (pairs["year_t"] == year)]
                     if pairs.empty:
                         continue
-                    members = members_of(lvl, pairs[["area", "count"]].drop_duplicates())
-                    hits = disclosure.isolated_by_years(members, r, threshold=need, newest=year)
+                    if subset_of is not None:
+                        hits = disclosure.isolated_by_years(None, r, threshold=need, newest=year, pairs=pairs,
+                                                            subset=lambda p, lvl=lvl: subset_of(lvl, p))
+                    else:
+                        members = members_of(lvl, pairs[["area", "count"]].drop_duplicates())
+                        hits = disclosure.isolated_by_years(members, r, threshold=need, newest=year, pairs=pairs)
                     for h in hits.itertuples(index=False):
                         got = protect[year][lvl].setdefault(h.area, set())
                         if h.count not in got:
@@ -269,6 +385,10 @@ def decide_years_in_order(internal: dict[int, dict[str, pd.DataFrame]], decide_y
                                         "a small group", what, lvl, h.area, year, h.count, h.other_year)
             if not new:
                 break
+        if members_of is not None or subset_of is not None:
+            for lvl in levels:
+                published[(year, lvl)] = released_counts(internal[year][lvl], reasons[year][lvl], year=year,
+                                                         counts=counts)
     return reasons, protect
 
 
@@ -301,13 +421,9 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
             t = f.join(m, how="left")
             t[YA_COUNTS] = t[YA_COUNTS].fillna(0).astype("int64")
             internal[year][lvl] = t
-    members_of = None
+    subset_of = None
     if flags is not None:
-        from .young_adults import indicators
-        ind = indicators(flags)
-
-        def members_of(lvl, wanted):
-            return year_members(flags, ind, level=lvl, region_name=region_name, wanted=wanted)
+        subset_of = year_subsets_of(flags, counted_by(flags), region_name=region_name)
 
     def decide_year(year, protect):
         ancestors = {lvl: t[[c for c in ("region", "gemeente") if c in t.columns and c != lvl]]
@@ -317,7 +433,7 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
             counts=tuple(YA_COUNTS), extra_rule=lambda row, th: {}, population="n_young_adults", protect=protect)
 
     reasons, protect = decide_years_in_order(
-        internal, decide_year, members_of=members_of, levels=levels, counts=tuple(YA_COUNTS),
+        internal, decide_year, members_of=None, subset_of=subset_of, levels=levels, counts=tuple(YA_COUNTS),
         population="n_young_adults", th=th, what="young adults")
     tables = {lvl: [] for lvl in levels}
     entries: list[pd.DataFrame] = []
@@ -382,9 +498,11 @@ def check_records(cells: pd.DataFrame, *, rounded: bool) -> list[dict]:
         d["unrounded_n"] = None
     else:
         d["unrounded_n"] = d["unrounded_n"].astype(object).where(d["released"], None)
-    recs = d.to_dict("records")
-    return [{k: v for k, v in r.items() if v is not None and not (isinstance(v, float) and np.isnan(v))}
-            for r in recs]
+    # DataFrame.to_dict("records"), column by column: Python scalars (numpy ones unboxed), no NaN.
+    names = list(d.columns)
+    columns = [[v.item() if isinstance(v, np.generic) else v for v in d[c].to_numpy(dtype=object)] for c in names]
+    return [{k: v for k, v in zip(names, r) if v is not None and not (isinstance(v, float) and v != v)}
+            for r in zip(*columns)]
 
 
 def output_check_markdown(cells: pd.DataFrame, *, th: Thresholds, files: list[str], figures: dict[str, list[str]],
@@ -495,8 +613,11 @@ def main(argv: list[str]) -> int:
     measures = {lvl: io.read_parquet(f"{a.measures_dir}/measures_{lvl}.parquet") for lvl in LEVELS}
     trans, cells, released_areas = export_transmission(measures, areas, region_name=a.region_name, th=th)
     ya = {lvl: io.read_parquet(f"{a.young_adults_dir}/young_adults_{lvl}.parquet") for lvl in ("gemeente", "wijk", "region")}
-    flags = io.read_parquet(f"{a.young_adults_dir}/young_adults_persons.parquet")
+    # Read as stored (no object strings): only RINPERSOON, the areas, the year and the flags are used,
+    # by codes and masks, so the person-level rows stay small.
+    flags = pd.read_parquet(f"{a.young_adults_dir}/young_adults_persons.parquet")
     ya_tables, ya_cells = export_young_adults(ya, areas, region_name=a.region_name, th=th, flags=flags)
+    del flags, measures, ya
     cells = pd.concat([cells, ya_cells], ignore_index=True)
     files = []
     out = Path(a.tables_dir)

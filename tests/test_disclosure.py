@@ -163,3 +163,32 @@ def test_young_adults_poor_minus_poor_away_is_a_cell():
     assert dec["share_poor"] is None and dec["share_away"] is None
     # 30 poor, 25 of them away: 5 poor young adults live with a parent.
     assert dec["n_poor_away"] == "secondary: would reveal a small cell by subtraction"
+
+
+def test_year_subsets_from_bit_masks_match_the_member_rows():
+    # export.year_subsets_of (bit masks per person) answers as disclosure.subset_pairs on the member rows.
+    from pipeline.disclosure import subset_pairs
+    from pipeline.export import counted_by, year_members_of, year_subsets_of
+    from pipeline.young_adults import COUNTS
+    rng = np.random.default_rng(3)
+    rows = []
+    for p in range(60):
+        y0 = int(rng.integers(2015, 2020))
+        home = rng.choice(["WK01", "WK02", None])
+        for y in range(y0, int(rng.integers(y0, 2022)) + 1):
+            rows.append(dict(year=y, RINPERSOON=f"{p:05d}", gemeente="GM01",
+                             wijk=home if rng.random() < 0.9 else "WK03", poor=rng.random() < 0.5,
+                             lt_poor=rng.random() < 0.3, away=rng.random() < 0.6, father_valid=rng.random() < 0.7,
+                             father_poor=rng.random() < 0.4, mother_valid=rng.random() < 0.7,
+                             mother_poor=rng.random() < 0.4))
+    flags = pd.DataFrame(rows).astype({"wijk": object})
+    subset_of = year_subsets_of(flags, counted_by(flags, chunk=50), region_name="R")
+    members_of = year_members_of(flags, counted_by(flags), region_name="R")
+    for level, areas in (("wijk", ["WK01", "WK02", "WK03", "WK99"]), ("region", ["R"])):
+        n = 300
+        pairs = pd.DataFrame({"area": rng.choice(np.array(areas, dtype=object), n),
+                              "count": rng.choice(np.array(COUNTS[:5], dtype=object), n),
+                              "year_s": rng.integers(2014, 2024, n), "year_t": rng.integers(2014, 2024, n)})
+        want = subset_pairs(members_of(level, pairs[["area", "count"]].drop_duplicates()), pairs)
+        assert (subset_of(level, pairs) == want).all()
+        assert want.any() and not want.all()
