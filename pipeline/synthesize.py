@@ -308,7 +308,12 @@ def _year_of_day(days: np.ndarray) -> np.ndarray:
 
 
 def _ymd_strings(days: np.ndarray) -> np.ndarray:
-    """YYYYMMDD strings (object array) for day numbers."""
+    """YYYYMMDD strings (object array) for day numbers; equal days share one string object."""
+    u, inv = np.unique(np.asarray(days, dtype=np.int64), return_inverse=True)
+    return _ymd_strings_distinct(u)[inv]
+
+
+def _ymd_strings_distinct(days: np.ndarray) -> np.ndarray:
     dt = np.asarray(days, dtype=np.int64).astype("datetime64[D]")
     y = dt.astype("datetime64[Y]").astype(np.int64) + 1970
     mo = dt.astype("datetime64[M]")
@@ -1504,8 +1509,19 @@ def household_years(p: Population, units: Units, *, first_year: int, last_year: 
             loser["INHARMLAG"] = arm_l
             loser["INHP100HGEST"] = pct_l
             inha_loser = loser
-        yield YearOutput(year=year, koppel=koppel, inha=inha, koppel_loser=koppel_loser, inha_loser=inha_loser,
+        out = YearOutput(year=year, koppel=koppel, inha=inha, koppel_loser=koppel_loser, inha_loser=inha_loser,
                          popiiv=t[order])
+        # let go of this year's arrays while the caller writes the tables
+        del (unit, fam_formed, separated, left, present, c_age, earner, earner_home, hkw, fam_idx, couple_now,
+             partner_head, members, m_unit, size, kids_home, minors, live, popiiv_all, cown, stud, oth, inst_now,
+             popiiv, u_type, regular, yc, age_young, in_window, q, poor, zz, r_nonpoor, r_poor, rank, gest, ratio,
+             negative, valid_income, ch, ch_age, drop_child, drop_any, dropped, kmem, head, order, koppel,
+             koppel_loser, hh, hp, sorted_keys, t, parents, kids, adult_kids, sam, equiv, g, rk, best, brut, pct,
+             arm, armeur, armsoc, win, poor4, n_prev, n_valid4, mean4, arml, hh_poor, u1, u2, u3, head_age, bb,
+             owner_p, eh, uaf, stud_hh, inst, unknown, code, special, inst_best, gest_out, best_out, brut_out, ahl,
+             cols, inha, inha_loser)
+        yield out
+        del out
 
 
 INHA_FORMATS = {"RINPERSOONSHKW": "A1", "RINPERSOONHKW": "A9", "INHPOPIIV": "F1.0", "INHP100HGEST": "F4.0",
@@ -1857,6 +1873,8 @@ def _write_sav(path: str, df: pd.DataFrame, formats: dict, labels: dict) -> str:
     fmt = {c: f for c, f in formats.items() if c in df.columns}
     lab = {c: dict(v) for c, v in labels.items() if c in df.columns}
     pyreadstat.write_sav(df, path, variable_format=fmt, variable_value_labels=lab or None)
+    del df
+    _release_memory(setup=True)   # also in the writer processes
     return path
 
 
