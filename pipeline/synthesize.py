@@ -31,7 +31,7 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -308,7 +308,12 @@ def _year_of_day(days: np.ndarray) -> np.ndarray:
 
 
 def _ymd_strings(days: np.ndarray) -> np.ndarray:
-    """YYYYMMDD strings (object array) for day numbers."""
+    """YYYYMMDD strings (object array) for day numbers; equal days share one string object."""
+    u, inv = np.unique(np.asarray(days, dtype=np.int64), return_inverse=True)
+    return _ymd_strings_distinct(u)[inv]
+
+
+def _ymd_strings_distinct(days: np.ndarray) -> np.ndarray:
     dt = np.asarray(days, dtype=np.int64).astype("datetime64[D]")
     y = dt.astype("datetime64[Y]").astype(np.int64) + 1970
     mo = dt.astype("datetime64[M]")
@@ -348,6 +353,25 @@ def _frame(columns: dict) -> pd.DataFrame:
         else:
             out[name] = pd.Series(arr.astype(np.float64), dtype=np.float64)
     return pd.DataFrame(out)
+
+
+def _release_memory(setup: bool = False) -> None:
+    """Keep the heap from holding freed memory (glibc only; a no-op elsewhere).
+
+    glibc raises its mmap threshold after each freed large block, so arrays of a few MB end up on
+    the heap, where the freed space between live blocks is never returned: resident memory then
+    grows phase after phase far beyond what is in use. A fixed threshold (``setup``) keeps large
+    arrays in their own mappings, and ``malloc_trim`` hands back the free heap pages."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        if setup:
+            libc.mallopt(-3, 256 * 1024)   # M_MMAP_THRESHOLD (fixed: no dynamic raising)
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class _GroupPicker:
@@ -1485,8 +1509,19 @@ def household_years(p: Population, units: Units, *, first_year: int, last_year: 
             loser["INHARMLAG"] = arm_l
             loser["INHP100HGEST"] = pct_l
             inha_loser = loser
-        yield YearOutput(year=year, koppel=koppel, inha=inha, koppel_loser=koppel_loser, inha_loser=inha_loser,
+        out = YearOutput(year=year, koppel=koppel, inha=inha, koppel_loser=koppel_loser, inha_loser=inha_loser,
                          popiiv=t[order])
+        # let go of this year's arrays while the caller writes the tables
+        del (unit, fam_formed, separated, left, present, c_age, earner, earner_home, hkw, fam_idx, couple_now,
+             partner_head, members, m_unit, size, kids_home, minors, live, popiiv_all, cown, stud, oth, inst_now,
+             popiiv, u_type, regular, yc, age_young, in_window, q, poor, zz, r_nonpoor, r_poor, rank, gest, ratio,
+             negative, valid_income, ch, ch_age, drop_child, drop_any, dropped, kmem, head, order, koppel,
+             koppel_loser, hh, hp, sorted_keys, t, parents, kids, adult_kids, sam, equiv, g, rk, best, brut, pct,
+             arm, armeur, armsoc, win, poor4, n_prev, n_valid4, mean4, arml, hh_poor, u1, u2, u3, head_age, bb,
+             owner_p, eh, uaf, stud_hh, inst, unknown, code, special, inst_best, gest_out, best_out, brut_out, ahl,
+             cols, inha, inha_loser)
+        yield out
+        del out
 
 
 INHA_FORMATS = {"RINPERSOONSHKW": "A1", "RINPERSOONHKW": "A9", "INHPOPIIV": "F1.0", "INHP100HGEST": "F4.0",
@@ -1670,8 +1705,12 @@ def gba_table(p: Population, *, seed: int, dirt: dict, drop: np.ndarray) -> pd.D
     n = len(p.role)
     year = (p.birth_month // 12 + 1970).astype(np.int64)
     month = (p.birth_month % 12 + 1).astype(np.int64)
-    y_str = year.astype("U4").astype(object)
-    m_str = np.char.zfill(month.astype("U2"), 2).astype(object)
+    # the same string object for equal values (a few hundred distinct ones, not one per person)
+    y_vals, y_inv = np.unique(year, return_inverse=True)
+    y_str = y_vals.astype("U4").astype(object)[y_inv]
+    m_vals, m_inv = np.unique(month, return_inverse=True)
+    m_str = np.char.zfill(m_vals.astype("U2"), 2).astype(object)[m_inv]
+    del y_vals, y_inv, m_vals, m_inv
     unknown_year = _choose(rng, np.arange(n), _n_dirt(n, 0.0015, minimum=3))
     unknown_month = _choose(rng, np.setdiff1d(np.arange(n), unknown_year), _n_dirt(n, 0.0015, minimum=3))
     # make sure some children of the analysis' default cohort are among them
@@ -1834,34 +1873,60 @@ def _write_sav(path: str, df: pd.DataFrame, formats: dict, labels: dict) -> str:
     fmt = {c: f for c, f in formats.items() if c in df.columns}
     lab = {c: dict(v) for c, v in labels.items() if c in df.columns}
     pyreadstat.write_sav(df, path, variable_format=fmt, variable_value_labels=lab or None)
+    del df
+    _release_memory(setup=True)   # also in the writer processes
     return path
 
 
 class _Writer:
-    """Writes .sav files in worker processes while the main process goes on generating."""
+    """Writes .sav files in worker processes while the main process goes on generating.
+
+    At most ``workers + 1`` tables wait for or are in a worker (the ones the pool has already handed
+    on); when the main process gets further ahead it writes the newest waiting table itself, so the
+    tables of many years are never held at once (memory stays bounded at any size)."""
 
     def __init__(self, workers: int):
         self.pool = None
+        self.limit = workers + 1
         if workers > 1:
             method = "spawn" if sys.platform == "win32" else "forkserver"
             ctx = multiprocessing.get_context(method)
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         self.jobs: list[Future] = []
-        self.args: list[tuple] = []
+        self.args: list[tuple | None] = []
         self.files: list[str] = []
+
+    def _let_go(self) -> int:
+        """Let go of the tables already written; the number still pending."""
+        pending = 0
+        for i, job in enumerate(self.jobs):
+            if self.args[i] is None:
+                continue
+            if job.done():
+                job.result()
+                self.args[i] = None
+            else:
+                pending += 1
+        return pending
 
     def submit(self, path: Path, df: pd.DataFrame, formats: dict, labels: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.files.append(str(path))
         if self.pool is None:
             _write_sav(str(path), df, formats, labels)
-        else:
-            self.jobs.append(self.pool.submit(_write_sav, str(path), df, formats, labels))
-            self.args.append((str(path), df, formats, labels))
-            for i, job in enumerate(self.jobs):  # let go of the tables already written
-                if self.args[i] is not None and job.done():
-                    job.result()
-                    self.args[i] = None
+            return
+        self.jobs.append(self.pool.submit(_write_sav, str(path), df, formats, labels))
+        self.args.append((str(path), df, formats, labels))
+        del df
+        while self._let_go() > self.limit:
+            for i in range(len(self.jobs) - 1, -1, -1):   # the newest table not yet handed on
+                if self.args[i] is not None and self.jobs[i].cancel():
+                    args, self.args[i] = self.args[i], None
+                    _write_sav(*args)
+                    del args
+                    break
+            else:
+                wait([j for j, a in zip(self.jobs, self.args) if a is not None], return_when=FIRST_COMPLETED)
 
     def close(self) -> None:
         """Wait for every file; the main process, done generating, writes the jobs not yet started."""
@@ -2084,6 +2149,7 @@ def synthesize(*, out_dir: Path, persons: int = 350_000, seed: int = 20261122, f
     Returns a small summary dict (also written to truth/summary.json, without the timings).
     """
     _validate(persons, first_year, last_year, target_year)
+    _release_memory(setup=True)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     out_dir = Path(out_dir)
@@ -2136,6 +2202,7 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
         now = time.perf_counter()
         timings[name] = round(now - clock[0], 2)
         clock[0] = now
+        _release_memory()
 
     # geography and planted truth
     geo = build_geography(seed=seed)
@@ -2202,7 +2269,10 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
     writer.submit(cbs / f"Bevolking/GBAPERSOONTAB/{ed_old}/GBAPERSOON{ed_old}TABV1.sav", old, GBA_FORMATS, GBA_LABELS)
     dirt["loser_gba_v1_birth_year_shifted"] = int(len(hit))
     dirt["loser_gba_old_edition_persons_dropped"] = int(len(gba) - len(old))
-    del v1, old
+    del v1, old, gba, yrs, known, hit
+    # what only GBAPERSOONTAB needed
+    p.land = p.land_mother = p.land_father = p.herkomst = p.generation = p.parents_abroad = None
+    _release_memory()
 
     # KINDOUDERTAB
     ko, child_flags = kindouder_table(p, seed=seed, dirt=dirt)
@@ -2215,7 +2285,7 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
     ko_old["RINPERSOONSpa"], ko_old["RINPERSOONpa"] = _obj(pa_s), _obj(pa)
     writer.submit(cbs / f"Bevolking/KINDOUDERTAB/KINDOUDER{ed_old}TABV1.sav", ko_old, KINDOUDER_FORMATS,
                   KINDOUDER_LABELS)
-    del ko, ko_old
+    del ko, ko_old, pa_s, pa, blank
     lap("gbapersoontab_kindoudertab")
 
     # GBAADRESOBJECTBUS: V2 wins, V1 puts 8% of the persons at other addresses
@@ -2233,7 +2303,8 @@ def _synthesize_into(root: Path, *, writer: _Writer, persons: int, seed: int, fi
                   ADRES_LABELS)
     n_spells = len(adres)
     open_forms = adres["GBADATUMEINDEADRESHOUDING"].value_counts().to_dict()
-    del adres, adres_l, sp_l
+    del adres, adres_l, sp_l, spells, pers, moved, hit, elsewhere
+    objs.rin_str = None   # RINOBJECTNUMMER strings: only VSLGWBTAB and GBAADRESOBJECTBUS
     lap("gbaadresobjectbus")
 
     # households per year
