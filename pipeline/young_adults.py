@@ -224,6 +224,7 @@ def main(argv: list[str]) -> int:
     people = people[people["birth_year"].between(lo, hi)]
     people = link_parents(people, everyone, io.read_parquet(a.parents), min_gap=a.min_parent_age_gap,
                           attrition=att)
+    del everyone
     spells = clean_addresses(io.read_parquet(a.addresses, rows_in=("RINPERSOON", set(people["RINPERSOON"]))))
     # Only the VSLGWBTAB rows of objects these persons lived at: an object key (SOORTOBJECTNUMMER,
     # RINOBJECTNUMMER) has one RINOBJECTNUMMER, so clean_areas drops the same duplicated keys.
