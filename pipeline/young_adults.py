@@ -48,9 +48,8 @@ def year_end_places(people: pd.DataFrame, spells: pd.DataFrame, areas: pd.DataFr
     yrs = sorted(years)
     by = people["birth_year"]
     counts = {y: {"aged": int((y - by).between(*ages).sum())} for y in yrs}
-    # person id = rank by KEY, so sorting by id is sorting by KEY as address_on did
+    # person id (pid) = position in who = rank by KEY, so sorting by id is sorting by KEY as address_on did
     who = people[KEY + ["birth_year"]].sort_values(KEY, kind="mergesort").reset_index(drop=True)
-    who["pid"] = np.arange(len(who), dtype="int64")
     # The joins and the sort on integer keys (io.checked_lookup, codes in string order) instead of
     # pd.merge and sort_values on object columns; the rows and their order are the same.
     at = io.checked_lookup(spells, who, on=KEY, how="inner", validate="m:1",
