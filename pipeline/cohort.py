@@ -24,16 +24,31 @@ def clean_persons(persons: pd.DataFrame, *, attrition: io.Attrition | None = Non
     n1 = len(p)
     p = p[~p.duplicated("RINPERSOON", keep=False)]
     att.record("persons with one GBAPERSOONTAB row", before=n1, after=len(p))
-    year = pd.to_numeric(p["GBAGEBOORTEJAAR"].where(p["GBAGEBOORTEJAAR"].str.fullmatch(r"\d{4}"), None),
-                         errors="coerce")
-    month = pd.to_numeric(p["GBAGEBOORTEMAAND"].where(p["GBAGEBOORTEMAAND"].str.fullmatch(r"\d{1,2}"), None),
-                          errors="coerce")
+    year = _digits_as_number(p["GBAGEBOORTEJAAR"], digits="{4}")
+    month = _digits_as_number(p["GBAGEBOORTEMAAND"], digits="{1,2}")
     month = month.where(month.between(1, 12))
     out = pd.DataFrame({"RINPERSOONS": p["RINPERSOONS"].to_numpy(), "RINPERSOON": p["RINPERSOON"].to_numpy(),
                         "birth_year": year.to_numpy(dtype="float64"), "birth_month": month.to_numpy(dtype="float64")})
     for c, default in (("GBAGESLACHT", "-"), ("GBAGENERATIE", "-")):
         out[c.lower().replace("gba", "")] = p[c].to_numpy() if c in p.columns else default
     return out.reset_index(drop=True)
+
+
+def _digits_as_number(s: pd.Series, *, digits: str) -> pd.Series:
+    """The values that are ``digits`` decimal digits (a regex count, e.g. "{4}") as numbers, else NaN:
+    ``pd.to_numeric(s.where(s.str.fullmatch(r"\\d" + digits), None), errors="coerce")``, in Arrow
+    when every value is an ASCII string (then \\d means [0-9] in both)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    try:
+        arr = pa.array(s.to_numpy(dtype=object), type=pa.string())
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+        arr = None
+    if arr is None or arr.null_count or (len(arr) and not pc.all(pc.string_is_ascii(arr)).as_py()):
+        return pd.to_numeric(s.where(s.str.fullmatch(r"\d" + digits), None), errors="coerce")
+    ok = pc.match_substring_regex(arr, f"^[0-9]{digits}$")
+    num = pc.cast(pc.if_else(ok, arr, None), pa.int64()).to_numpy(zero_copy_only=False)
+    return pd.Series(num, index=s.index, dtype="float64")
 
 
 def link_parents(kids: pd.DataFrame, persons: pd.DataFrame, parents: pd.DataFrame, *, min_gap: int,

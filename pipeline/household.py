@@ -97,12 +97,13 @@ def household_status_ihi(ihi: pd.DataFrame, *, below: Iterable[int] = IHI_BELOW,
 
 
 def _one_row_per_household(out: pd.DataFrame, *, table: str) -> pd.DataFrame:
-    dup = out["hh"].duplicated(keep=False)
+    (codes,) = io.key_codes([out], "hh")   # integer keys: no string hashing per duplicate check
+    dup = io.duplicated_codes(codes)
     if dup.any():
         io.log.warning("%d %s rows share a household key; those households are not valid", int(dup.sum()), table)
         out.loc[dup, ["valid", "poor", "lt_poor"]] = False
         out.loc[dup, "rank"] = np.nan
-        out = out.drop_duplicates("hh")
+        out = out[io.first_codes(codes)]   # drop_duplicates("hh")
     return out
 
 
@@ -126,11 +127,12 @@ def new_line_status(inharma: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     poor[~known.to_numpy()] = pd.NA
     out = inharma[key].copy()
     out["poor_new"] = poor
-    dup = out.duplicated(key, keep=False)
+    (codes,) = io.key_codes([out], key)
+    dup = io.duplicated_codes(codes)
     if dup.any():
         io.log.warning("%d INHARMATAB rows share a key; their status on the new line is missing", int(dup.sum()))
-        out.loc[dup.to_numpy(), "poor_new"] = pd.NA
-        out = out.drop_duplicates(key)
+        out.loc[dup, "poor_new"] = pd.NA
+        out = out[io.first_codes(codes)]   # drop_duplicates(key)
     return key, out
 
 
@@ -142,32 +144,46 @@ def _koppel_frame(koppel: pd.DataFrame, *, s: str, r: str) -> pd.DataFrame:
 def _person_year(k: pd.DataFrame, hh: pd.DataFrame, *, year: int, source: str, koppel_name: str,
                  income_name: str, inharma: pd.DataFrame | None, att: io.Attrition) -> pd.DataFrame:
     n0 = len(k)
-    dup = k.duplicated(["RINPERSOONS", "RINPERSOON"], keep=False)
-    k = k[~dup]
+    (codes,) = io.key_codes([k], ["RINPERSOONS", "RINPERSOON"])
+    k = k[~io.duplicated_codes(codes)]
+    del codes
     att.record(f"{year}: persons with one {koppel_name} row (conflicting rows dropped)",
                before=n0, after=len(k), unit="person rows")
-    out = io.checked_merge(k, hh, on="hh", how="left", validate="m:1",
-                           what=f"{koppel_name}{year} -> {income_name}{year}")
-    for c in ("valid", "poor", "lt_poor"):
-        out[c] = out[c].astype("boolean").fillna(False).astype(bool)
-    out["rank"] = out["rank"].astype("float32")
-    out.insert(0, "year", np.int16(year))
+    # The left m:1 join on the household key as positions (-1: no income row): the persons keep
+    # their order, as pd.merge(how="left") keeps it.
+    at = io.checked_lookup(k, hh, on="hh", what=f"{koppel_name}{year} -> {income_name}{year}")
+    # Strings stay object dtype (pandas 3 would infer its str dtype from an object array).
+    out = pd.DataFrame({
+        "year": np.full(len(k), year, dtype=np.int16),
+        **{c: pd.Series(k[c].to_numpy(dtype=object), dtype=object) for c in ("RINPERSOONS", "RINPERSOON", "hh")},
+        **{c: io.take(hh[c].astype(bool), at, fill=False) for c in ("valid", "poor", "lt_poor")},
+        "rank": io.take(hh["rank"].astype("float32"), at, fill=np.nan),
+    })
+    del at
     out["source"] = pd.Series(source, index=out.index, dtype=object)
     att.record(f"{year}: persons in a valid household ({source})", before=len(out),
                after=int(out["valid"].sum()), unit="person rows")
-    if inharma is None:
-        out["poor_new"] = pd.array([pd.NA] * len(out), dtype="boolean")
-    else:
-        key, st = new_line_status(inharma)
-        if key == ["RINPERSOONSHKW", "RINPERSOONHKW"]:
-            st = pd.DataFrame({"hh": (st[key[0]] + st[key[1]]).astype(object), "poor_new": st["poor_new"]})
-            key = ["hh"]
-        out = io.checked_merge(out, st, on=key, how="left", validate="m:1",
-                               what=f"persons {year} -> INHARMATAB{year} on {'/'.join(key)}")
-        out["poor_new"] = out["poor_new"].astype("boolean")
-        att.record(f"{year}: persons with a status on the new poverty line (INHARMATAB)", before=len(out),
-                   after=int(out["poor_new"].notna().sum()), unit="person rows")
-    return out[COLUMNS].reset_index(drop=True)
+    out["poor_new"] = pd.arrays.BooleanArray(np.zeros(len(out), dtype=bool), np.ones(len(out), dtype=bool))  # all NA
+    if inharma is not None:
+        out = _add_new_line(out, inharma, year=year, att=att)
+    return out   # the columns are COLUMNS, in order
+
+
+def _add_new_line(out: pd.DataFrame, inharma: pd.DataFrame, *, year: int, att: io.Attrition) -> pd.DataFrame:
+    """``out`` (a person-year frame) with ``poor_new`` from INHARMATAB (see new_line_status)."""
+    key, st = new_line_status(inharma)
+    if key == ["RINPERSOONSHKW", "RINPERSOONHKW"]:
+        st = pd.DataFrame({"hh": (st[key[0]] + st[key[1]]).astype(object), "poor_new": st["poor_new"]})
+        key = ["hh"]
+    at = io.checked_lookup(out, st, on=key, what=f"persons {year} -> INHARMATAB{year} on {'/'.join(key)}")
+    known = st["poor_new"].notna().to_numpy()
+    value = st["poor_new"].fillna(False).to_numpy(dtype=bool)
+    poor_new = pd.array(io.take(value, at, fill=False), dtype="boolean")
+    poor_new[~io.take(known, at, fill=False)] = pd.NA
+    out["poor_new"] = poor_new
+    att.record(f"{year}: persons with a status on the new poverty line (INHARMATAB)", before=len(out),
+               after=int(out["poor_new"].notna().sum()), unit="person rows")
+    return out
 
 
 def person_year(koppel: pd.DataFrame, income: pd.DataFrame, *, year: int, attrition: io.Attrition | None = None,
@@ -211,14 +227,21 @@ def main(argv: list[str]) -> int:
         ap.error("give either --koppel and --income (INHATAB) or --ihi-koppel and --ihi (IHI)")
     io.setup_logging(f"household[{a.year}]")
     att = io.Attrition("household")
-    inharma = io.read_parquet(a.inharma) if a.inharma else None
+    # person_year / person_year_ihi step by step, so that each input is freed once used: the
+    # households' statuses, then the persons' keys, then (the join done) INHARMATAB.
     if inhatab:
-        py = person_year(io.read_parquet(a.koppel), io.read_parquet(a.income), year=a.year, attrition=att,
-                         inharma=inharma)
+        hh = household_status(io.read_parquet(a.income))
+        k = _koppel_frame(io.read_parquet(a.koppel), s="RINPERSOONSHKW", r="RINPERSOONHKW")
+        names = dict(source=SOURCE_INHATAB, koppel_name="KOPPELPERSOONHUISHOUDEN", income_name="INHA")
     else:
-        py = person_year_ihi(io.read_parquet(a.ihi_koppel), io.read_parquet(a.ihi), year=a.year,
-                             below=a.licat_below, below_long=a.licatl_below, missing=a.licat_missing,
-                             attrition=att, inharma=inharma, file=a.ihi)
+        hh = household_status_ihi(io.read_parquet(a.ihi), below=a.licat_below, below_long=a.licatl_below,
+                                  missing=a.licat_missing, file=a.ihi)
+        k = _koppel_frame(io.read_parquet(a.ihi_koppel), s="RINPERSOONSKERN", r="RINPERSOONKERN")
+        names = dict(source=SOURCE_IHI, koppel_name="Koppeltabel_IPI_IHI_IVB", income_name="HUISHBVRINK")
+    py = _person_year(k, hh, year=a.year, inharma=None, att=att, **names)
+    del k, hh
+    if a.inharma:
+        py = _add_new_line(py, io.read_parquet(a.inharma), year=a.year, att=att)
     io.write_parquet(py, a.out)
     io.write_csv(att.frame(), a.attrition)
     return 0

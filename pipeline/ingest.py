@@ -1,39 +1,63 @@
 """Ingest: read one CBS table once, only the needed columns, typed and validated, to Parquet.
 
 Everything downstream reads these Parquet files, so a changed definition never re-reads a .sav.
+A large .sav is read and written in pieces (``--chunk-rows``), so the job never holds the whole
+table as pandas objects; the Parquet file is the same as from one piece.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Iterator
 
+import numpy as np
 import pandas as pd
 
 from . import io, tables
 from .errors import PipelineInputError
 
+CHUNK_ROWS = 250_000   # about 100-150 MB of pandas objects per piece for the fixed tables
+
+
+def ingest_pieces(source: str | Path, *, table: str, target_year: int | None = None,
+                  chunk_rows: int | None = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """The table's needed columns as typed frames of at most ``chunk_rows`` rows (None: one
+    frame); area columns renamed to gem/wc/bc. The checks on the whole table (no rows; IHI
+    percentiles 0..99) raise after the last piece, so a writer of the pieces keeps nothing."""
+    spec = tables.spec(table, target_year=target_year)
+    n, pct_max = 0, np.nan
+    keys = None
+    for df in io.read_table_pieces(source, spec, chunk_rows=chunk_rows):
+        n += len(df)
+        if table == "ihi" and len(df):
+            pct_max = np.fmax(pct_max, df["BVRPERCGESTINKH"].max())
+        if table == "inharma":
+            if keys is None:
+                keys = [k for k in tables.INHARMA_KEYS if all(c in df.columns for c in k)]
+                if not keys and n == 0:
+                    raise PipelineInputError("the table has no rows", file=str(source), table=spec.table)
+                if not keys:
+                    raise PipelineInputError("no key: expected RINPERSOONSHKW and RINPERSOONHKW (household) or "
+                                             "RINPERSOONS and RINPERSOON (person)", file=str(source),
+                                             table=spec.table, column="RINPERSOONHKW")
+            # keep one key pair only, so that downstream knows which join to make
+            df = df[list(keys[0]) + ["INHARMOEDE"]]
+        if table == "areas":
+            y = target_year
+            df = df.rename(columns={f"gem{y}": "gem", f"wc{y}": "wc", f"bc{y}": "bc"})
+        yield df
+        del df
+    if n == 0:
+        raise PipelineInputError("the table has no rows", file=str(source), table=spec.table)
+    if table == "ihi" and pct_max > 99:
+        # IHI codes percentile groups 0..99; a 100 means another coding, and the +1 shift would be wrong.
+        raise PipelineInputError(f"percentile {pct_max:g} found where IHI codes 0..99",
+                                 file=str(source), table=spec.table, column="BVRPERCGESTINKH")
+
 
 def ingest_table(source: str | Path, *, table: str, target_year: int | None = None) -> pd.DataFrame:
-    """The table's needed columns as a typed frame; area columns renamed to gem/wc/bc."""
-    spec = tables.spec(table, target_year=target_year)
-    df = io.read_table(source, spec)
-    if df.empty:
-        raise PipelineInputError("the table has no rows", file=str(source), table=spec.table)
-    if table == "ihi" and df["BVRPERCGESTINKH"].gt(99).any():
-        # IHI codes percentile groups 0..99; a 100 means another coding, and the +1 shift would be wrong.
-        raise PipelineInputError(f"percentile {df['BVRPERCGESTINKH'].max():g} found where IHI codes 0..99",
-                                 file=str(source), table=spec.table, column="BVRPERCGESTINKH")
-    if table == "inharma":
-        keys = [k for k in tables.INHARMA_KEYS if all(c in df.columns for c in k)]
-        if not keys:
-            raise PipelineInputError("no key: expected RINPERSOONSHKW and RINPERSOONHKW (household) or "
-                                     "RINPERSOONS and RINPERSOON (person)", file=str(source), table=spec.table,
-                                     column="RINPERSOONHKW")
-        # keep one key pair only, so that downstream knows which join to make
-        df = df[list(keys[0]) + ["INHARMOEDE"]]
-    if table == "areas":
-        y = target_year
-        df = df.rename(columns={f"gem{y}": "gem", f"wc{y}": "wc", f"bc{y}": "bc"})
+    """The table's needed columns as one typed frame; area columns renamed to gem/wc/bc."""
+    (df,) = ingest_pieces(source, table=table, target_year=target_year, chunk_rows=None)
     return df
 
 
@@ -43,9 +67,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--source", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--target-year", type=int)
+    ap.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
+                    help="rows of a .sav read and written at a time (memory against per-piece overhead)")
     a = ap.parse_args(argv)
     io.setup_logging(f"ingest[{a.table}]")
-    df = ingest_table(a.source, table=a.table, target_year=a.target_year)
-    io.write_parquet(df, a.out)
-    io.log.info("wrote %d rows to %s", len(df), a.out)
+    n = io.write_parquet_pieces(ingest_pieces(a.source, table=a.table, target_year=a.target_year,
+                                              chunk_rows=a.chunk_rows), a.out)
+    io.log.info("wrote %d rows to %s", n, a.out)
     return 0

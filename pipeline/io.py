@@ -6,6 +6,7 @@ codes live in one place.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -156,13 +157,24 @@ def _resolve_names(available: list[str], wanted: list[Col], *, path: Path, table
     return out
 
 
+def _sav_metadata(path: Path):
+    """pyreadstat's metadata of a .sav (names, number of rows), read once per file version: the
+    header read costs about a quarter of a second for a million rows."""
+    st = path.stat()
+    return _sav_metadata_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _sav_metadata_cached(path: str, mtime_ns: int, size: int):
+    import pyreadstat
+    return pyreadstat.read_sav(path, metadataonly=True)[1]
+
+
 def _column_names(path: Path, *, table: str) -> list[str]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".sav":
-            import pyreadstat
-            _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
-            return list(meta.column_names)
+            return list(_sav_metadata(path).column_names)
         if suffix == ".csv":
             return list(pd.read_csv(path, nrows=0, sep=None, engine="python").columns)
         if suffix == ".parquet":
@@ -219,9 +231,10 @@ def _ascii_arrow(text: pd.Series):
     return arr
 
 
-def _as_code_strings(s: pd.Series, col: Col, *, path: Path, table: str) -> pd.Series:
+def _as_code_strings(s: pd.Series, col: Col, *, path: Path, table: str, warn: bool = True) -> pd.Series:
     """Strings as object dtype with CBS missing codes left as they are; numbers written by a
-    converter (CSV, Stata) become zero-padded codes of the column's width."""
+    converter (CSV, Stata) become zero-padded codes of the column's width (logged when ``warn``:
+    once per file, not once per piece)."""
     if pd.api.types.is_numeric_dtype(s.dtype):
         vals = s.to_numpy(dtype="float64", na_value=np.nan)
         ok = np.isnan(vals) | (vals == np.floor(vals))
@@ -233,13 +246,14 @@ def _as_code_strings(s: pd.Series, col: Col, *, path: Path, table: str) -> pd.Se
                         index=s.index, dtype=object)
         if col.width:
             out = out.where(out == "", out.str.zfill(col.width))
-        log.warning("%s: column %s is numeric in %s; read as %s-character codes", table, col.name,
-                    path.name, col.width)
+        if warn:
+            log.warning("%s: column %s is numeric in %s; read as %s-character codes", table, col.name,
+                        path.name, col.width)
         return out.astype(object)
     return _stripped_text(s)
 
 
-def _as_numbers(s: pd.Series, col: Col, *, path: Path, table: str) -> pd.Series:
+def _as_numbers(s: pd.Series, col: Col, *, path: Path, table: str, warn: bool = True) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s.dtype):
         return s.astype("float64")
     txt = s.astype(object).where(s.notna(), "").map(str).str.strip()
@@ -258,36 +272,90 @@ def read_table(path: str | Path, spec: TableSpec) -> pd.DataFrame:
     String columns come back as object dtype (as on pandas 2.2 in Remote Access), numbers as
     float64. Raises PipelineInputError naming file, table and column on anything unusable.
     """
+    (df,) = read_table_pieces(path, spec, chunk_rows=None)
+    return df
+
+
+def read_table_pieces(path: str | Path, spec: TableSpec, *, chunk_rows: int | None = 250_000
+                      ) -> Iterator[pd.DataFrame]:
+    """:func:`read_table` in consecutive pieces of at most ``chunk_rows`` rows, so that a large
+    .sav never sits in memory as a whole (pyreadstat's row_offset/row_limit). Each piece is typed
+    and validated exactly as read_table does (every conversion is per value), with a fresh
+    RangeIndex; concatenated they are read_table's frame. .csv and .parquet files, and
+    ``chunk_rows=None``, give one piece; a .sav gives at most SAV_MAX_PIECES pieces. At least one
+    piece comes, empty for an empty file.
+    """
     path = Path(path)
     if not path.exists():
         raise PipelineInputError("file does not exist", file=str(path), table=spec.table)
     names = _column_names(path, table=spec.table)
     mapping = _resolve_names(names, spec.columns, path=path, table=spec.table)
     usecols = list(dict.fromkeys(mapping.values()))
+    n_rows, n_pieces = 0, 0
+    for df in _raw_pieces(path, usecols, table=spec.table, chunk_rows=chunk_rows):
+        out = {}
+        for c in spec.columns:
+            if c.name not in mapping:
+                continue
+            s = df[mapping[c.name]]
+            out[c.name] = (_as_code_strings if c.kind == "str" else _as_numbers)(
+                s, c, path=path, table=spec.table, warn=n_pieces == 0)
+        piece = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+        del df, out
+        n_rows += len(piece)
+        n_pieces += 1
+        yield piece
+    log.info("read %s: %d rows%s, columns %s from %s", spec.table, n_rows,
+             f" in {n_pieces} pieces" if n_pieces > 1 else "", [c.name for c in spec.columns if c.name in mapping],
+             path)
+
+
+SAV_MAX_PIECES = 16
+
+
+def _raw_pieces(path: Path, usecols: list[str], *, table: str, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+    """The file's ``usecols`` as read, untyped, in pieces (see :func:`read_table_pieces`)."""
     suffix = path.suffix.lower()
+
+    def fail(exc: Exception) -> PipelineInputError:
+        return PipelineInputError(f"cannot read file: {type(exc).__name__}: {exc}", file=str(path), table=table)
+
+    if suffix == ".sav":
+        import pyreadstat
+        kw = dict(usecols=usecols, apply_value_formats=False, user_missing=False)
+        try:
+            total = None
+            if chunk_rows is not None:
+                total = _sav_metadata(path).number_rows   # None when the header does not say (defective files)
+            if total is None or chunk_rows is None or total <= chunk_rows:
+                df, _ = pyreadstat.read_sav(str(path), **kw)
+                pieces = None
+            else:
+                # In a compressed .sav, ReadStat decompresses the rows before row_offset to skip
+                # them: at most SAV_MAX_PIECES pieces bound that to a few passes over the file.
+                chunk_rows = max(chunk_rows, -(-total // SAV_MAX_PIECES))
+                pieces = range(0, total, chunk_rows)
+        except Exception as exc:  # pyreadstat raises its own error classes for corrupt files
+            raise fail(exc) from exc
+        if pieces is None:
+            yield df
+            return
+        for offset in pieces:
+            try:
+                df, _ = pyreadstat.read_sav(str(path), row_offset=offset, row_limit=chunk_rows, **kw)
+            except Exception as exc:
+                raise fail(exc) from exc
+            yield df
+            del df
+        return
     try:
-        if suffix == ".sav":
-            import pyreadstat
-            df, _ = pyreadstat.read_sav(str(path), usecols=usecols, apply_value_formats=False,
-                                        user_missing=False)
-        elif suffix == ".csv":
-            kinds = {mapping[c.name]: (str if c.kind == "str" else str) for c in spec.columns if c.name in mapping}
-            df = pd.read_csv(path, usecols=usecols, dtype=kinds, keep_default_na=False, sep=None,
-                             engine="python")
+        if suffix == ".csv":
+            df = pd.read_csv(path, usecols=usecols, dtype=str, keep_default_na=False, sep=None, engine="python")
         else:
             df = pd.read_parquet(path, columns=usecols)
     except Exception as exc:
-        raise PipelineInputError(f"cannot read file: {type(exc).__name__}: {exc}", file=str(path),
-                                 table=spec.table) from exc
-    out = {}
-    for c in spec.columns:
-        if c.name not in mapping:
-            continue
-        s = df[mapping[c.name]]
-        out[c.name] = (_as_code_strings if c.kind == "str" else _as_numbers)(s, c, path=path, table=spec.table)
-    result = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
-    log.info("read %s: %d rows, columns %s from %s", spec.table, len(result), list(result.columns), path)
-    return result
+        raise fail(exc) from exc
+    yield df
 
 
 def code_or_missing(s: pd.Series, *, width: int) -> pd.Series:
@@ -336,20 +404,65 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     _atomic(Path(path), lambda p: df.to_parquet(p, index=False))
 
 
+def write_parquet_pieces(pieces: Iterable[pd.DataFrame], path: str | Path) -> int:
+    """Write consecutive frames as one Parquet file, piece by piece (one row group or more per
+    piece), so that only one piece is held at a time; returns the number of rows.
+
+    The file reads back as :func:`write_parquet` of the concatenated frames would: the schema,
+    with its pandas metadata, is the first piece's; later pieces must have the same columns and
+    are cast to it. Nothing is left at ``path`` when a piece fails.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 0
+
+    def write(p: Path) -> None:
+        nonlocal n
+        writer = None
+        try:
+            for piece in pieces:
+                if writer is None:
+                    schema = pa.Schema.from_pandas(piece, preserve_index=False)
+                    writer = pq.ParquetWriter(p, schema)
+                writer.write_table(pa.Table.from_pandas(piece, schema=schema, preserve_index=False))
+                n += len(piece)
+                del piece
+            if writer is None:
+                raise ValueError("no pieces to write")
+        finally:
+            if writer is not None:
+                writer.close()
+
+    _atomic(Path(path), write)
+    return n
+
+
 def read_parquet(path: str | Path, columns: list[str] | None = None, *,
                  rows_in: tuple[str, Iterable] | None = None) -> pd.DataFrame:
     """A Parquet file with strings as object dtype; ``rows_in=(column, values)`` reads only the
     rows whose ``column`` is one of ``values`` (filtered in Arrow, before pandas sees them; the
-    rows keep their order, the index is a fresh RangeIndex)."""
-    filters = None
-    if rows_in is not None:
+    rows keep their order, the index is a fresh RangeIndex). ``values`` may be a pyarrow array
+    (built once for several files)."""
+    if rows_in is None:
+        df = pd.read_parquet(path, columns=columns)
+    else:
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
         col, values = rows_in
         kind = pq.read_schema(path).field(col).type   # string or large_string: the value set must match
-        filters = pc.field(col).isin(pa.array(list(values), type=kind))
-    df = pd.read_parquet(path, columns=columns, filters=filters)
+        if isinstance(values, (pa.Array, pa.ChunkedArray)):
+            value_set = values if values.type == kind else values.cast(kind)
+        else:
+            value_set = pa.array(list(values), type=kind)
+        # One is_in over the column (a dataset filter rebuilt the value set's hash table per batch).
+        table = pq.read_table(path, columns=None if columns is None else list(dict.fromkeys(columns + [col])))
+        table = table.filter(pc.is_in(table[col], value_set=value_set))
+        if columns is not None:
+            table = table.select(columns)
+        df = table.to_pandas()
+        del table
     # Remote Access runs pandas 2.2 (object strings); keep one behaviour on pandas 3 too.
     for c in df.columns:
         if pd.api.types.is_string_dtype(df[c].dtype) and not pd.api.types.is_object_dtype(df[c].dtype):
@@ -408,6 +521,106 @@ class Attrition:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["step", "check", "unit", "n_before", "n_after", "n_dropped"])
+
+
+def key_codes(frames: list[pd.DataFrame], on: str | list[str]) -> list[np.ndarray]:
+    """Integer codes of the ``on`` values of each frame: two rows (of any of the frames) get the
+    same code exactly when their ``on`` values are equal, missing values (None, NaN) being equal
+    to each other as in ``pd.merge`` and ``duplicated``. Codes are dense: 0 .. (distinct keys - 1).
+
+    String keys are encoded in Arrow, which compares the UTF-8 bytes as Python compares the
+    strings; other values (or strings Arrow cannot take) go through ``pd.factorize``.
+    """
+    on = [on] if isinstance(on, str) else list(on)
+    sizes = np.cumsum([0] + [len(f) for f in frames])
+    code = None
+    for col in on:
+        values = [f[col] for f in frames]
+        if all(pd.api.types.is_numeric_dtype(v.dtype) or pd.api.types.is_bool_dtype(v.dtype) for v in values):
+            c, k = _factorize(np.concatenate([v.to_numpy() for v in values]))
+        else:
+            c, k = _factorize(np.concatenate([v.to_numpy(dtype=object) for v in values]))
+        if code is None:
+            code = c
+        else:
+            code, _ = _factorize(code * np.int64(k) + c)
+    return [code[sizes[i]:sizes[i + 1]] for i in range(len(frames))]
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense int64 codes of ``values`` with missing values as one more value; the number of codes."""
+    if values.dtype == object:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        try:
+            arr = pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+            arr = None
+        if isinstance(arr, pa.Array):
+            enc = pc.dictionary_encode(arr, null_encoding="encode")
+            return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(enc.dictionary)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), len(uniques)
+
+
+def duplicated_codes(codes: np.ndarray) -> np.ndarray:
+    """``duplicated(keep=False)`` on codes from :func:`key_codes`: rows whose key occurs more than once."""
+    if not len(codes):
+        return np.zeros(0, dtype=bool)
+    return np.bincount(codes)[codes] > 1
+
+
+def first_codes(codes: np.ndarray) -> np.ndarray:
+    """``~duplicated(keep="first")`` on codes from :func:`key_codes`: each key's first row."""
+    first = np.zeros(len(codes), dtype=bool)
+    first[np.unique(codes, return_index=True)[1]] = True
+    return first
+
+
+def positions(left: pd.DataFrame, right: pd.DataFrame, *, on: str | list[str]) -> np.ndarray:
+    """For each left row (in order) the position of the last right row with the same ``on``
+    values, -1 where there is none (``right`` is normally unique on ``on``)."""
+    lc, rc = key_codes([left, right], on)
+    pos = np.full(int(max(lc.max(initial=-1), rc.max(initial=-1))) + 1, -1, dtype=np.int64)
+    pos[rc] = np.arange(len(rc), dtype=np.int64)
+    return pos[lc]
+
+
+def checked_lookup(left: pd.DataFrame, right: pd.DataFrame, *, on: str | list[str], what: str,
+                   how: str = "left", validate: str = "m:1") -> np.ndarray:
+    """``checked_merge(left, right, on=on, how=how, validate=validate)`` as row positions: for each
+    left row (in order) the position of the right row with its key, -1 where there is none.
+
+    ``how`` is "left" (every left row is in the result) or "inner" (the rows with a position
+    >= 0 are); ``validate`` "m:1" or "1:1". Logs the join's shape as checked_merge does and
+    raises ``pd.errors.MergeError`` as its validate does. Taking the columns at these positions
+    is the join, without pd.merge's hashing of object keys and building a frame of both sides.
+    """
+    if how not in ("left", "inner") or validate not in ("m:1", "1:1"):
+        raise ValueError(f"checked_lookup does how='left'/'inner' with validate='m:1'/'1:1', not {how}, {validate}")
+    lc, rc = key_codes([left, right], on)
+    if duplicated_codes(rc).any():
+        raise pd.errors.MergeError("Merge keys are not unique in right dataset; not a many-to-one merge")
+    if validate == "1:1" and duplicated_codes(lc).any():
+        raise pd.errors.MergeError("Merge keys are not unique in left dataset; not a one-to-one merge")
+    pos = np.full(int(max(lc.max(initial=-1), rc.max(initial=-1))) + 1, -1, dtype=np.int64)
+    pos[rc] = np.arange(len(rc), dtype=np.int64)
+    out = pos[lc]
+    matched = int((out >= 0).sum())
+    log.info("join %s (%s, %s): left %d rows, right %d rows, matched %d, result %d rows", what, how, validate,
+             len(left), len(right), matched, len(left) if how == "left" else matched)
+    return out
+
+
+def take(values, positions: np.ndarray, *, fill) -> np.ndarray:
+    """``values`` (array or Series) at ``positions`` from :func:`checked_lookup`, ``fill`` where -1."""
+    v = np.asarray(values)
+    miss = positions < 0
+    if not len(v):
+        return np.full(len(positions), fill, dtype=v.dtype)
+    out = v[np.where(miss, 0, positions)]   # fancy indexing: a new array
+    out[miss] = fill
+    return out
 
 
 def checked_merge(left: pd.DataFrame, right: pd.DataFrame, *, on, how: str, validate: str,

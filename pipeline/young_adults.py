@@ -48,49 +48,61 @@ def year_end_places(people: pd.DataFrame, spells: pd.DataFrame, areas: pd.DataFr
     yrs = sorted(years)
     by = people["birth_year"]
     counts = {y: {"aged": int((y - by).between(*ages).sum())} for y in yrs}
-    # person id = rank by KEY, so sorting by id is sorting by KEY as address_on did
+    # person id (pid) = position in who = rank by KEY, so sorting by id is sorting by KEY as address_on did
     who = people[KEY + ["birth_year"]].sort_values(KEY, kind="mergesort").reset_index(drop=True)
-    who["pid"] = np.arange(len(who), dtype="int64")
-    sp = io.checked_merge(spells[KEY + ["start", "end"] + OBJ], who, on=KEY, how="inner", validate="m:1",
-                          what="GBAADRESOBJECTBUS spells -> persons of young-adult age")
-    start = sp["start"].to_numpy(dtype="int64")
-    end = sp["end"].to_numpy(dtype="int64")
-    birth = sp["birth_year"].to_numpy(dtype="int64")
+    # The joins and the sort on integer keys (io.checked_lookup, codes in string order) instead of
+    # pd.merge and sort_values on object columns; the rows and their order are the same.
+    at = io.checked_lookup(spells, who, on=KEY, how="inner", validate="m:1",
+                           what="GBAADRESOBJECTBUS spells -> persons of young-adult age")
+    hit = at >= 0
+    pids = at[hit]   # pid is who's position
+    del at
+    start = spells["start"].to_numpy(dtype="int64")[hit]
+    end = spells["end"].to_numpy(dtype="int64")[hit]
+    birth = who["birth_year"].to_numpy(dtype="int64")[pids]
+    soort = spells["SOORTOBJECTNUMMER"].to_numpy(dtype=object)[hit]
+    rinobj = spells["RINOBJECTNUMMER"].to_numpy(dtype=object)[hit]
+    del hit
     # year*10000+1231 lies in [start, end] for the years ceil((start-1231)/1e4) .. floor((end-1231)/1e4)
-    lo = np.maximum.reduce([-((1231 - start) // 10000), birth + ages[0], np.full(len(sp), yrs[0])])
-    hi = np.minimum.reduce([(end - 1231) // 10000, birth + ages[1], np.full(len(sp), yrs[-1])])
+    lo = np.maximum.reduce([-((1231 - start) // 10000), birth + ages[0], np.full(len(start), yrs[0])])
+    hi = np.minimum.reduce([(end - 1231) // 10000, birth + ages[1], np.full(len(start), yrs[-1])])
     n = np.clip(hi - lo + 1, 0, None)
-    row = np.repeat(np.arange(len(sp)), n)
+    row = np.repeat(np.arange(len(start)), n)
     year = lo[row] + (np.arange(len(row)) - np.repeat(np.cumsum(n) - n, n))
     keep = np.isin(year, yrs)
     row, year = row[keep], year[keep]
+    # Per (year, person) the covering spell with the latest start, then the lowest RINOBJECTNUMMER
+    # (the rank of the string, as sort_values orders object strings; missing last), then the first row.
+    robj, uniq = pd.factorize(rinobj, sort=True)
+    robj = np.where(robj < 0, len(uniq), robj)
+    del uniq
+    order = np.lexsort((robj[row], -start[row], pids[row], year))   # a stable sort, last key first
+    row, year = row[order], year[order]
+    pid = pids[row]
+    first = np.ones(len(row), dtype=bool)
+    first[1:] = (year[1:] != year[:-1]) | (pid[1:] != pid[:-1])
+    row, year, pid = row[first], year[first], pid[first]
+    del order, first, robj
     # Strings stay object dtype (pandas 3 would infer its str dtype from an object array).
-    cand = pd.DataFrame({"year": year, "pid": sp["pid"].to_numpy()[row], "start": start[row],
-                         "RINOBJECTNUMMER": pd.Series(sp["RINOBJECTNUMMER"].to_numpy()[row], dtype=object),
-                         "row": row})
-    cand = cand.sort_values(["year", "pid", "start", "RINOBJECTNUMMER"], ascending=[True, True, False, True],
-                            kind="mergesort").drop_duplicates(["year", "pid"], keep="first")
-    row = cand["row"].to_numpy()
-    located = pd.DataFrame({"year": cand["year"].to_numpy(), "pid": cand["pid"].to_numpy(),
-                            "SOORTOBJECTNUMMER": pd.Series(sp["SOORTOBJECTNUMMER"].to_numpy()[row], dtype=object),
-                            "RINOBJECTNUMMER": pd.Series(sp["RINOBJECTNUMMER"].to_numpy()[row], dtype=object)})
-    del sp, cand
-    out = io.checked_merge(located, areas[OBJ + ["gemeente", "wijk", "buurt"]].assign(_found=True), on=OBJ,
-                           how="left", validate="m:1", what="young adults' addresses -> VSLGWBTAB")
-    found = out["_found"].notna().to_numpy()
-    coded = found & out[["gemeente", "wijk", "buurt"]].notna().all(axis=1).to_numpy()
-    inside = coded & out["gemeente"].isin(region).to_numpy()
-    y = out["year"].to_numpy()
+    located = pd.DataFrame({"year": year, "pid": pid, "SOORTOBJECTNUMMER": pd.Series(soort[row], dtype=object),
+                            "RINOBJECTNUMMER": pd.Series(rinobj[row], dtype=object)})
+    del soort, rinobj, row, start, end, birth, pids
+    at = io.checked_lookup(located, areas, on=OBJ, what="young adults' addresses -> VSLGWBTAB")
+    found = at >= 0
+    geo = {c: io.take(areas[c].to_numpy(dtype=object), at, fill=None) for c in ("gemeente", "wijk", "buurt")}
+    coded = found & pd.notna(geo["gemeente"]) & pd.notna(geo["wijk"]) & pd.notna(geo["buurt"])
+    inside = coded & pd.Series(geo["gemeente"], dtype=object).isin(region).to_numpy()
+    y = located["year"].to_numpy()
     for yr in yrs:
         at = y == yr
         counts[yr].update(located=int(at.sum()), found=int((at & found).sum()), coded=int((at & coded).sum()),
                           inside=int((at & inside).sum()))
-    out = out[inside]
-    pid = out["pid"].to_numpy()
+    pid = located["pid"].to_numpy()[inside]
     text = {"RINPERSOONS": who["RINPERSOONS"].to_numpy()[pid], "RINPERSOON": who["RINPERSOON"].to_numpy()[pid],
-            "gemeente": out["gemeente"].to_numpy(), "wijk": out["wijk"].to_numpy(), "buurt": out["buurt"].to_numpy()}
-    placed = pd.DataFrame({"year": out["year"].to_numpy(), **{k: pd.Series(v, dtype=object) for k, v in text.items()}})
+            "gemeente": geo["gemeente"][inside], "wijk": geo["wijk"][inside], "buurt": geo["buurt"][inside]}
+    placed = pd.DataFrame({"year": y[inside], **{k: pd.Series(v, dtype=object) for k, v in text.items()}})
     return placed, counts
+
 
 
 def young_adults_year(people: pd.DataFrame, placed: pd.DataFrame, py: pd.DataFrame, *, year: int,
@@ -104,29 +116,49 @@ def young_adults_year(people: pd.DataFrame, placed: pd.DataFrame, py: pd.DataFra
     attrition.record(f"{what}: gemeente, wijk and buurt code known", before=counts["found"], after=counts["coded"])
     attrition.record(f"{what}: in the study region", before=counts["coded"], after=counts["inside"])
     age = year - people["birth_year"]
-    ya = io.checked_merge(placed[KEY + ["gemeente", "wijk", "buurt"]].reset_index(drop=True),
-                          people[age.between(*ages)], on=KEY, how="inner", validate="1:1",
-                          what="young adults -> persons")
-    py = py[py["RINPERSOONS"] == "R"].drop_duplicates("RINPERSOON").set_index("RINPERSOON")
-    own = py.reindex(ya["RINPERSOON"])
-    valid = own["valid"].fillna(False).astype(bool).to_numpy()
-    n1 = len(ya)
-    ya = ya[valid].copy()
+    aged = people[age.between(*ages)]
+    # The inner 1:1 join as positions: the placed rows (in order) with their person row.
+    at = io.checked_lookup(placed, aged, on=KEY, how="inner", validate="1:1", what="young adults -> persons")
+    hit = at >= 0
+    at = at[hit]
+    ya = {"RINPERSOON": placed["RINPERSOON"].to_numpy(dtype=object)[hit],
+          "gemeente": placed["gemeente"].to_numpy(dtype=object)[hit], "wijk": placed["wijk"].to_numpy(dtype=object)[hit],
+          "father": aged["father"].to_numpy(dtype=object)[at], "mother": aged["mother"].to_numpy(dtype=object)[at]}
+    del aged, at, hit
+    # py.reindex(...) of the first "R" row per RINPERSOON as positions (-1: no row)
+    py = py[(py["RINPERSOONS"] == "R").to_numpy()]
+    (codes,) = io.key_codes([py], "RINPERSOON")
+    py = py[io.first_codes(codes)]
+    del codes
+    cols = {c: py[c].to_numpy() for c in ("hh", "valid", "poor", "lt_poor")}
+    cols["hh"] = py["hh"].to_numpy(dtype=object)
+    for c in ("valid", "poor", "lt_poor"):   # reindex + fillna(False).astype(bool)
+        cols[c] = pd.Series(cols[c]).fillna(False).astype(bool).to_numpy()
+
+    def lookup(rin: np.ndarray) -> np.ndarray:
+        return io.positions(pd.DataFrame({"RINPERSOON": pd.Series(rin, dtype=object)}), py, on="RINPERSOON")
+
+    own = lookup(ya["RINPERSOON"])
+    valid = io.take(cols["valid"], own, fill=False)
+    n1 = len(valid)
+    ya = {k: v[valid] for k, v in ya.items()}
     own = own[valid]
     attrition.record(f"{year}: valid household (private, with income; no students or institutions)",
-                     before=n1, after=len(ya))
-    ya["poor"] = own["poor"].astype(bool).to_numpy()
-    ya["lt_poor"] = own["lt_poor"].astype(bool).to_numpy()
-    hh = own["hh"].to_numpy()
+                     before=n1, after=int(valid.sum()))
+    out = pd.DataFrame({"year": np.full(len(own), year, dtype=np.int64),
+                        **{c: pd.Series(ya[c], dtype=object) for c in ("RINPERSOON", "gemeente", "wijk")},
+                        "poor": cols["poor"][own], "lt_poor": cols["lt_poor"][own]})
+    hh = cols["hh"][own]
+    flags = {}
     for role in ("father", "mother"):
-        prow = py.reindex(ya[role].fillna(""))
-        ya[f"{role}_hh"] = prow["hh"].to_numpy()
-        ya[f"{role}_valid"] = prow["valid"].fillna(False).astype(bool).to_numpy()
-        ya[f"{role}_poor"] = prow["poor"].fillna(False).astype(bool).to_numpy()
-    ya["away"] = (hh != ya["father_hh"].to_numpy()) & (hh != ya["mother_hh"].to_numpy())
-    ya["year"] = year
-    return ya[["year", "RINPERSOON", "gemeente", "wijk", "poor", "lt_poor", "away", "father_valid", "father_poor",
-               "mother_valid", "mother_poor"]]
+        prow = lookup(pd.Series(ya[role], dtype=object).fillna("").to_numpy(dtype=object))
+        flags[f"{role}_hh"] = io.take(cols["hh"], prow, fill=np.nan)
+        flags[f"{role}_valid"] = io.take(cols["valid"], prow, fill=False)
+        flags[f"{role}_poor"] = io.take(cols["poor"], prow, fill=False)
+    out["away"] = (hh != flags["father_hh"]) & (hh != flags["mother_hh"])
+    for c in ("father_valid", "father_poor", "mother_valid", "mother_poor"):
+        out[c] = flags[c]
+    return out
 
 
 def indicators(flags: pd.DataFrame) -> pd.DataFrame:
@@ -183,25 +215,40 @@ def main(argv: list[str]) -> int:
     att = io.Attrition("young_adults")
     files = {int(_YEAR.findall(Path(f).name)[-1]): f for f in a.person_years}
     lo, hi = min(files) - a.ages[1], max(files) - a.ages[0]
-    people = clean_persons(io.read_parquet(a.persons), attrition=io.Attrition("young_adults"))
+    # Sex and generation are not used here: clean_persons gives them as "-" when not read.
+    people = clean_persons(io.read_parquet(a.persons, columns=["RINPERSOONS", "RINPERSOON", "GBAGEBOORTEJAAR",
+                                                               "GBAGEBOORTEMAAND"]),
+                           attrition=io.Attrition("young_adults"))
     everyone = people
     people = people[people["birth_year"].between(lo, hi)]
     people = link_parents(people, everyone, io.read_parquet(a.parents), min_gap=a.min_parent_age_gap,
                           attrition=att)
+    del everyone
     spells = clean_addresses(io.read_parquet(a.addresses, rows_in=("RINPERSOON", set(people["RINPERSOON"]))))
-    areas = clean_areas(io.read_parquet(a.areas))
+    # Only the VSLGWBTAB rows of objects these persons lived at: an object key (SOORTOBJECTNUMMER,
+    # RINOBJECTNUMMER) has one RINOBJECTNUMMER, so clean_areas drops the same duplicated keys.
+    areas = clean_areas(io.read_parquet(a.areas, rows_in=("RINOBJECTNUMMER", pd.unique(spells["RINOBJECTNUMMER"]))))
     placed, counts = year_end_places(people, spells, areas, years=sorted(files), ages=tuple(a.ages),
                                      region=a.region)
     del spells
-    # Only the rows young_adults_year can look up: the people, their counted parents, and "" (the
-    # key a missing parent is looked up with).
-    lookup = set(people["RINPERSOON"]) | set(people["father"].dropna()) | set(people["mother"].dropna()) | {""}
     flags = []
+    rin = pd.Index(people["RINPERSOON"])   # unique (clean_persons); its hash table is built once
+    parents = people[["father", "mother"]].to_numpy(dtype=object)
     for year, f in sorted(files.items()):
+        here = placed[placed["year"] == year]
+        # Only the rows young_adults_year can look up: this year's placed young adults, their
+        # counted parents, and "" (the key a missing parent is looked up with).
+        at = rin.get_indexer(here["RINPERSOON"])
+        fam = parents[at[at >= 0]].ravel()
+        lookup = set(here["RINPERSOON"]) | set(fam[pd.notna(fam)]) | {""}
+        del at, fam
         py = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON", "hh", "valid", "poor", "lt_poor"],
                              rows_in=("RINPERSOON", lookup))
-        flags.append(young_adults_year(people, placed[placed["year"] == year], py, year=year, ages=tuple(a.ages),
-                                       counts=counts[year], attrition=att))
+        io.log.info("%d: %d person-year rows of %d young adults in the region and their parents", year, len(py),
+                    len(here))
+        flags.append(young_adults_year(people, here, py, year=year, ages=tuple(a.ages), counts=counts[year],
+                                       attrition=att))
+        del here, py
     flags = pd.concat(flags, ignore_index=True)
     io.write_parquet(flags, f"{a.out_dir}/young_adults_persons.parquet")
     for level, t in aggregate(flags, region_name=a.region_name).items():
