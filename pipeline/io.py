@@ -577,15 +577,6 @@ def first_codes(codes: np.ndarray) -> np.ndarray:
     return first
 
 
-def positions(left: pd.DataFrame, right: pd.DataFrame, *, on: str | list[str]) -> np.ndarray:
-    """For each left row (in order) the position of the last right row with the same ``on``
-    values, -1 where there is none (``right`` is normally unique on ``on``)."""
-    lc, rc = key_codes([left, right], on)
-    pos = np.full(int(max(lc.max(initial=-1), rc.max(initial=-1))) + 1, -1, dtype=np.int64)
-    pos[rc] = np.arange(len(rc), dtype=np.int64)
-    return pos[lc]
-
-
 def checked_lookup(left: pd.DataFrame, right: pd.DataFrame, *, on: str | list[str], what: str,
                    how: str = "left", validate: str = "m:1") -> np.ndarray:
     """``checked_merge(left, right, on=on, how=how, validate=validate)`` as row positions: for each

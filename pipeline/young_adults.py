@@ -104,7 +104,6 @@ def year_end_places(people: pd.DataFrame, spells: pd.DataFrame, areas: pd.DataFr
     return placed, counts
 
 
-
 def young_adults_year(people: pd.DataFrame, placed: pd.DataFrame, py: pd.DataFrame, *, year: int,
                       ages: tuple[int, int], counts: dict[str, int], attrition: io.Attrition) -> pd.DataFrame:
     """Person-level flags for one income year (record level: stays in data/processed); ``placed``
@@ -130,13 +129,14 @@ def young_adults_year(people: pd.DataFrame, placed: pd.DataFrame, py: pd.DataFra
     (codes,) = io.key_codes([py], "RINPERSOON")
     py = py[io.first_codes(codes)]
     del codes
-    cols = {c: py[c].to_numpy() for c in ("hh", "valid", "poor", "lt_poor")}
-    cols["hh"] = py["hh"].to_numpy(dtype=object)
+    cols = {"hh": py["hh"].to_numpy(dtype=object)}
     for c in ("valid", "poor", "lt_poor"):   # reindex + fillna(False).astype(bool)
-        cols[c] = pd.Series(cols[c]).fillna(False).astype(bool).to_numpy()
+        cols[c] = pd.Series(py[c].to_numpy()).fillna(False).astype(bool).to_numpy()
+    # py is unique on RINPERSOON now: one hash table for the three lookups (as status._lookup)
+    index = pd.Index(py["RINPERSOON"].to_numpy(dtype=object))
 
     def lookup(rin: np.ndarray) -> np.ndarray:
-        return io.positions(pd.DataFrame({"RINPERSOON": pd.Series(rin, dtype=object)}), py, on="RINPERSOON")
+        return index.get_indexer(rin)
 
     own = lookup(ya["RINPERSOON"])
     valid = io.take(cols["valid"], own, fill=False)
