@@ -322,13 +322,17 @@ def _raw_pieces(path: Path, usecols: list[str], *, table: str, chunk_rows: int |
 
     if suffix == ".sav":
         import pyreadstat
-        kw = dict(usecols=usecols, apply_value_formats=False, user_missing=False)
+        # output_format="dict": ReadStat's values as plain lists, which _sav_frame turns into
+        # arrays. pyreadstat's own pandas frame costs about as much again as the read itself
+        # (pandas 3 converts every string column to its Arrow-backed str dtype, which the typing
+        # below then undoes); the frame that comes out is the same.
+        kw = dict(usecols=usecols, apply_value_formats=False, user_missing=False, output_format="dict")
         try:
             total = None
             if chunk_rows is not None:
                 total = _sav_metadata(path).number_rows   # None when the header does not say (defective files)
             if total is None or chunk_rows is None or total <= chunk_rows:
-                df, _ = pyreadstat.read_sav(str(path), **kw)
+                df = _sav_frame(*pyreadstat.read_sav(str(path), **kw))
                 pieces = None
             else:
                 # In a compressed .sav, ReadStat decompresses the rows before row_offset to skip
@@ -342,7 +346,7 @@ def _raw_pieces(path: Path, usecols: list[str], *, table: str, chunk_rows: int |
             return
         for offset in pieces:
             try:
-                df, _ = pyreadstat.read_sav(str(path), row_offset=offset, row_limit=chunk_rows, **kw)
+                df = _sav_frame(*pyreadstat.read_sav(str(path), row_offset=offset, row_limit=chunk_rows, **kw))
             except Exception as exc:
                 raise fail(exc) from exc
             yield df
@@ -356,6 +360,27 @@ def _raw_pieces(path: Path, usecols: list[str], *, table: str, chunk_rows: int |
     except Exception as exc:
         raise fail(exc) from exc
     yield df
+
+
+def _sav_frame(columns: dict, meta) -> pd.DataFrame:
+    """pyreadstat's dict output as the frame its pandas output would be: string columns as object
+    arrays (a missing value None where pandas gives NaN), numeric columns as float64 with NaN,
+    and columns of SPSS dates or times as object arrays of Python dates/times."""
+    kinds = meta.readstat_variable_types
+    out = {}
+    for name, values in columns.items():
+        arr = None
+        if kinds.get(name) != "string":
+            try:
+                arr = np.array(values, dtype="float64")   # None (system missing) -> NaN
+            except (TypeError, ValueError):               # dates and times are Python objects
+                arr = None
+        if arr is None:
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = values
+        out[name] = pd.Series(arr, dtype=arr.dtype, copy=False)
+    n = len(next(iter(out.values()))) if out else 0
+    return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
 
 
 def code_or_missing(s: pd.Series, *, width: int) -> pd.Series:

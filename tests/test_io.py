@@ -182,3 +182,32 @@ def test_read_parquet_rows_in_equals_reading_all_then_isin(tmp_path):
     pd.testing.assert_frame_equal(got, want)
     assert got["hh"].dtype == object and got["hh"].tolist() == ["a", None, "c"]
     assert len(pio.read_parquet(p, rows_in=("RINPERSOON", set()))) == 0
+
+
+def test_sav_read_as_lists_gives_pyreadstat_frame(tmp_path):
+    """io reads .sav with pyreadstat's dict output and builds the frame itself; it must hold what
+    pyreadstat's own pandas frame holds: strings (empty ones kept), numbers with system missing
+    as NaN, and SPSS dates as Python dates, in pieces too."""
+    import datetime
+    df = pd.DataFrame({
+        "RINPERSOON": ["000000001", "", "000000003", "000000004"],
+        "N": [1.0, np.nan, 3.5, -2.0],
+        "D": [datetime.date(2001, 2, 3), None, datetime.date(1999, 12, 31), datetime.date(2023, 1, 1)],
+    })
+    p = tmp_path / "x.sav"
+    pyreadstat.write_sav(df, str(p), variable_format={"D": "DATE11"})
+    want, _ = pyreadstat.read_sav(str(p), apply_value_formats=False, user_missing=False)
+    got = pio._sav_frame(*pyreadstat.read_sav(str(p), apply_value_formats=False, user_missing=False,
+                                              output_format="dict"))
+    assert list(got.columns) == list(want.columns)
+    assert got["RINPERSOON"].dtype == object and got["RINPERSOON"].tolist() == want["RINPERSOON"].tolist()
+    assert got["N"].dtype == "float64"
+    np.testing.assert_array_equal(got["N"].to_numpy(), want["N"].to_numpy(dtype="float64"))
+    w = want["D"].tolist()
+    g = got["D"].tolist()
+    assert [x if isinstance(x, datetime.date) else None for x in g] == \
+           [x if isinstance(x, datetime.date) else None for x in w]
+    assert isinstance(g[0], datetime.date)
+    pieces = list(pio._raw_pieces(p, ["RINPERSOON", "N"], table="T", chunk_rows=1))
+    assert len(pieces) == 4
+    assert pd.concat(pieces, ignore_index=True)["RINPERSOON"].tolist() == want["RINPERSOON"].tolist()
