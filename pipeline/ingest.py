@@ -12,6 +12,8 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import io, tables
 from .errors import PipelineInputError
@@ -20,20 +22,21 @@ CHUNK_ROWS = 250_000   # about 100-150 MB of pandas objects per piece for the fi
 
 
 def ingest_pieces(source: str | Path, *, table: str, target_year: int | None = None,
-                  chunk_rows: int | None = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """The table's needed columns as typed frames of at most ``chunk_rows`` rows (None: one
-    frame); area columns renamed to gem/wc/bc. The checks on the whole table (no rows; IHI
+                  chunk_rows: int | None = CHUNK_ROWS) -> Iterator[pa.Table]:
+    """The table's needed columns as typed pyarrow Tables of at most ``chunk_rows`` rows (None: one
+    table); area columns renamed to gem/wc/bc. The checks on the whole table (no rows; IHI
     percentiles 0..99) raise after the last piece, so a writer of the pieces keeps nothing."""
     spec = tables.spec(table, target_year=target_year)
     n, pct_max = 0, np.nan
     keys = None
-    for df in io.read_table_pieces(source, spec, chunk_rows=chunk_rows):
-        n += len(df)
-        if table == "ihi" and len(df):
-            pct_max = np.fmax(pct_max, df["BVRPERCGESTINKH"].max())
+    for t in io.read_table_pieces(source, spec, chunk_rows=chunk_rows, arrow=True):
+        n += t.num_rows
+        if table == "ihi" and t.num_rows:
+            top = pc.max(t["BVRPERCGESTINKH"]).as_py()   # nulls (NaN in pandas) skipped, as Series.max
+            pct_max = np.fmax(pct_max, np.nan if top is None else top)
         if table == "inharma":
             if keys is None:
-                keys = [k for k in tables.INHARMA_KEYS if all(c in df.columns for c in k)]
+                keys = [k for k in tables.INHARMA_KEYS if all(c in t.column_names for c in k)]
                 if not keys and n == 0:
                     raise PipelineInputError("the table has no rows", file=str(source), table=spec.table)
                 if not keys:
@@ -41,12 +44,13 @@ def ingest_pieces(source: str | Path, *, table: str, target_year: int | None = N
                                              "RINPERSOONS and RINPERSOON (person)", file=str(source),
                                              table=spec.table, column="RINPERSOONHKW")
             # keep one key pair only, so that downstream knows which join to make
-            df = df[list(keys[0]) + ["INHARMOEDE"]]
+            t = t.select(list(keys[0]) + ["INHARMOEDE"])
         if table == "areas":
             y = target_year
-            df = df.rename(columns={f"gem{y}": "gem", f"wc{y}": "wc", f"bc{y}": "bc"})
-        yield df
-        del df
+            names = {f"gem{y}": "gem", f"wc{y}": "wc", f"bc{y}": "bc"}
+            t = t.rename_columns([names.get(c, c) for c in t.column_names])
+        yield t
+        del t
     if n == 0:
         raise PipelineInputError("the table has no rows", file=str(source), table=spec.table)
     if table == "ihi" and pct_max > 99:
@@ -56,9 +60,10 @@ def ingest_pieces(source: str | Path, *, table: str, target_year: int | None = N
 
 
 def ingest_table(source: str | Path, *, table: str, target_year: int | None = None) -> pd.DataFrame:
-    """The table's needed columns as one typed frame; area columns renamed to gem/wc/bc."""
-    (df,) = ingest_pieces(source, table=table, target_year=target_year, chunk_rows=None)
-    return df
+    """The table's needed columns as one typed frame (strings as object dtype, as read back from
+    the Parquet file); area columns renamed to gem/wc/bc."""
+    (t,) = ingest_pieces(source, table=table, target_year=target_year, chunk_rows=None)
+    return io.object_strings(t.to_pandas())
 
 
 def main(argv: list[str]) -> int:

@@ -220,6 +220,56 @@ def _stripped_text(s: pd.Series) -> pd.Series:
     return pd.Series(values, index=s.index, dtype=object)
 
 
+def _stripped_arrow(s: pd.Series):
+    """:func:`_stripped_text` as a pyarrow string array, built straight from ``s``'s Python strings
+    (missing values ""), so that a column on its way to Parquet is not turned into Python strings
+    again; None when Arrow cannot take the values as they are (then the caller goes the plain way)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    values = s.to_numpy(dtype=object)
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)   # None and NaN -> null
+    except (pa.ArrowException, UnicodeError):   # not all strings (converted files), lone surrogates
+        return None
+    arr = pc.fill_null(arr, "")
+    if not len(arr):
+        return arr
+    first = pc.utf8_slice_codeunits(arr, 0, 1)
+    last = pc.utf8_slice_codeunits(arr, -1, 2**31 - 1)
+    ends = set(pc.unique(first).to_pylist()) | set(pc.unique(last).to_pylist())
+    space = [c for c in ends if c and c.isspace()]
+    if space:   # str.strip in Python where a value starts or ends with whitespace, as _stripped_text
+        ws = pa.array(space, type=pa.string())
+        mask = pc.or_(pc.is_in(first, value_set=ws), pc.is_in(last, value_set=ws))
+        hit = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+        arr = pc.replace_with_mask(arr, mask, pa.array([values[i].strip() for i in hit], type=pa.string()))
+    return arr
+
+
+def _arrow_column(s: pd.Series, col: Col, *, path: Path, table: str, warn: bool):
+    """A raw column typed as read_table types it (see _as_code_strings, _as_numbers), as a pyarrow
+    array: strings without nulls, numbers as float64 with null where pandas has NaN."""
+    import pyarrow as pa
+    if col.kind == "str":
+        if not pd.api.types.is_numeric_dtype(s.dtype):
+            arr = _stripped_arrow(s)
+            if arr is not None:
+                return arr
+        return pa.array(_as_code_strings(s, col, path=path, table=table, warn=warn).to_numpy(dtype=object),
+                        type=pa.string())
+    return pa.array(_as_numbers(s, col, path=path, table=table, warn=warn).to_numpy(dtype="float64"),
+                    from_pandas=True)
+
+
+def object_strings(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every string column as object dtype, missing values None (as pandas 2.2 in
+    Remote Access gives them; pandas 3 would give its str dtype)."""
+    for c in df.columns:
+        if pd.api.types.is_string_dtype(df[c].dtype) and not pd.api.types.is_object_dtype(df[c].dtype):
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
+
+
 def _ascii_arrow(text: pd.Series):
     """The stripped strings of :func:`_stripped_text` as a pyarrow array when every value is
     ASCII (then a regex's ``\\d`` means [0-9] in Python and in Arrow alike), else None."""
@@ -276,14 +326,18 @@ def read_table(path: str | Path, spec: TableSpec) -> pd.DataFrame:
     return df
 
 
-def read_table_pieces(path: str | Path, spec: TableSpec, *, chunk_rows: int | None = 250_000
-                      ) -> Iterator[pd.DataFrame]:
+def read_table_pieces(path: str | Path, spec: TableSpec, *, chunk_rows: int | None = 250_000,
+                      arrow: bool = False) -> Iterator[pd.DataFrame]:
     """:func:`read_table` in consecutive pieces of at most ``chunk_rows`` rows, so that a large
     .sav never sits in memory as a whole (pyreadstat's row_offset/row_limit). Each piece is typed
     and validated exactly as read_table does (every conversion is per value), with a fresh
     RangeIndex; concatenated they are read_table's frame. .csv and .parquet files, and
     ``chunk_rows=None``, give one piece; a .sav gives at most SAV_MAX_PIECES pieces. At least one
     piece comes, empty for an empty file.
+
+    With ``arrow`` the pieces are pyarrow Tables with the same values (strings never null,
+    numbers float64 with null for NaN), for writing to Parquet: the strings then go from the
+    reader's Python strings to Arrow once, instead of to Arrow, back and to Arrow again.
     """
     path = Path(path)
     if not path.exists():
@@ -298,9 +352,17 @@ def read_table_pieces(path: str | Path, spec: TableSpec, *, chunk_rows: int | No
             if c.name not in mapping:
                 continue
             s = df[mapping[c.name]]
-            out[c.name] = (_as_code_strings if c.kind == "str" else _as_numbers)(
-                s, c, path=path, table=spec.table, warn=n_pieces == 0)
-        piece = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+            if arrow:
+                out[c.name] = _arrow_column(s, c, path=path, table=spec.table, warn=n_pieces == 0)
+            else:
+                out[c.name] = (_as_code_strings if c.kind == "str" else _as_numbers)(
+                    s, c, path=path, table=spec.table, warn=n_pieces == 0)
+            del s
+        if arrow:
+            import pyarrow as pa
+            piece = pa.table(out)
+        else:
+            piece = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
         del df, out
         n_rows += len(piece)
         n_pieces += 1
@@ -429,9 +491,10 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     _atomic(Path(path), lambda p: df.to_parquet(p, index=False))
 
 
-def write_parquet_pieces(pieces: Iterable[pd.DataFrame], path: str | Path) -> int:
-    """Write consecutive frames as one Parquet file, piece by piece (one row group or more per
-    piece), so that only one piece is held at a time; returns the number of rows.
+def write_parquet_pieces(pieces: Iterable, path: str | Path) -> int:
+    """Write consecutive frames (pandas DataFrames or pyarrow Tables) as one Parquet file, piece by
+    piece (one row group or more per piece), so that only one piece is held at a time; returns the
+    number of rows.
 
     The file reads back as :func:`write_parquet` of the concatenated frames would: the schema,
     with its pandas metadata, is the first piece's; later pieces must have the same columns and
@@ -448,9 +511,13 @@ def write_parquet_pieces(pieces: Iterable[pd.DataFrame], path: str | Path) -> in
         try:
             for piece in pieces:
                 if writer is None:
-                    schema = pa.Schema.from_pandas(piece, preserve_index=False)
+                    schema = (piece.schema if isinstance(piece, pa.Table)
+                              else pa.Schema.from_pandas(piece, preserve_index=False))
                     writer = pq.ParquetWriter(p, schema)
-                writer.write_table(pa.Table.from_pandas(piece, schema=schema, preserve_index=False))
+                if isinstance(piece, pa.Table):
+                    writer.write_table(piece if piece.schema.equals(schema) else piece.cast(schema))
+                else:
+                    writer.write_table(pa.Table.from_pandas(piece, schema=schema, preserve_index=False))
                 n += len(piece)
                 del piece
             if writer is None:
@@ -489,10 +556,7 @@ def read_parquet(path: str | Path, columns: list[str] | None = None, *,
         df = table.to_pandas()
         del table
     # Remote Access runs pandas 2.2 (object strings); keep one behaviour on pandas 3 too.
-    for c in df.columns:
-        if pd.api.types.is_string_dtype(df[c].dtype) and not pd.api.types.is_object_dtype(df[c].dtype):
-            df[c] = df[c].astype(object).where(df[c].notna(), None)
-    return df
+    return object_strings(df)
 
 
 def parquet_columns(path: str | Path) -> list[str]:
