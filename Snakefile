@@ -263,10 +263,26 @@ rule upbringing:
         " --out {output.children:q} --attrition {output.attrition:q} 2> {log:q}"
 
 
-rule status:
+rule family_years:
     input:
         children=f"{P}/upbringing/children_area.parquet",
         person_years=person_years,
+        code=src("family_years"),
+    output:
+        f"{P}/status/family_years.parquet",
+    log:
+        "logs/family_years.log",
+    benchmark:
+        "benchmarks/family_years.tsv"
+    shell:
+        "{PY:q} -m pipeline family_years --children {input.children:q} --person-years {input.person_years:q}"
+        " --out {output:q} 2> {log:q}"
+
+
+rule status:
+    input:
+        children=f"{P}/upbringing/children_area.parquet",
+        family_years=f"{P}/status/family_years.parquet",
         code=src("status"),
     output:
         statuses=f"{P}/status/statuses.parquet",
@@ -278,7 +294,7 @@ rule status:
     benchmark:
         "benchmarks/status.tsv"
     shell:
-        "{PY:q} -m pipeline status --children {input.children:q} --person-years {input.person_years:q}"
+        "{PY:q} -m pipeline status --children {input.children:q} --family-years {input.family_years:q}"
         " --parents-ages {params.w[parents_ages][0]} {params.w[parents_ages][1]}"
         " --parents-min-valid-years {params.w[parents_min_valid_years]}"
         " --child-ages {params.w[child_ages][0]} {params.w[child_ages][1]}"

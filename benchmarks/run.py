@@ -40,7 +40,7 @@ TABLE_TARGETS = ([f"reports/tables/transmission_{lv}.csv" for lv in ("buurt", "w
                  + [f"reports/tables/young_adults_{lv}.csv" for lv in ("gemeente", "wijk", "region")]
                  + ["reports/tables/attrition.csv", "reports/output_check.json"])
 # Steps in workflow order; the per-step table follows it.
-STEP_ORDER = ["ingest", "ingest_year", "household", "cohort", "upbringing", "status", "measures",
+STEP_ORDER = ["ingest", "ingest_year", "household", "cohort", "upbringing", "family_years", "status", "measures",
               "young_adults", "geography", "export", "maps", "hotspots", "factsheets", "rolling", "trend",
               "trend_charts", "audit", "bundle"]
 FIXED_TABLES = ("persons", "parents", "addresses", "areas")

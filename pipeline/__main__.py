@@ -14,6 +14,7 @@ STEPS = {
     "household": "pipeline.household",
     "cohort": "pipeline.cohort",
     "upbringing": "pipeline.upbringing",
+    "family_years": "pipeline.family_years",
     "status": "pipeline.status",
     "measures": "pipeline.measures",
     "young_adults": "pipeline.young_adults",

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,17 +12,32 @@ FIELDS = ["hh", "valid", "poor", "lt_poor", "rank"]
 GRANDPARENTS = ["father_father", "father_mother", "mother_father", "mother_mother"]
 
 
-def _lookup(py: pd.DataFrame, rins: pd.Series) -> pd.DataFrame:
-    """Rows of ``py`` (indexed by RIN) for each RIN in ``rins``; a ``found`` column says which had one."""
-    pos = py.index.get_indexer(rins.fillna("").to_numpy())
-    found = pos >= 0
-    rows = py.iloc[np.where(found, pos, 0)].reset_index(drop=True)
-    rows.loc[~found, ["valid", "poor", "lt_poor"]] = False
-    rows.loc[~found, "rank"] = np.nan
-    rows.loc[~found, "hh"] = None
-    rows["found"] = found
-    rows.index = rins.index
-    return rows
+class _Year:
+    """One income year's person rows (R persons, the first row per RINPERSOON) for lookups by the
+    integer RIN codes of :func:`child_statuses`."""
+
+    def __init__(self, py: pd.DataFrame, rin: np.ndarray, hh: np.ndarray):
+        first = io.first_codes(rin) if len(rin) else np.zeros(0, dtype=bool)   # drop_duplicates("RINPERSOON")
+        self.index = pd.Index(rin[first])
+        self.valid = py["valid"].to_numpy(dtype=bool)[first]
+        self.poor = py["poor"].to_numpy(dtype=bool)[first]
+        self.lt_poor = py["lt_poor"].to_numpy(dtype=bool)[first]
+        self.rank = py["rank"].to_numpy()[first]
+        self.hh = hh[first]
+
+    def lookup(self, codes: np.ndarray) -> dict[str, np.ndarray]:
+        """The year's fields for each RIN code (not found: not valid, no rank, household -1)."""
+        pos = self.index.get_indexer(codes)
+        found = pos >= 0
+        at = np.where(found, pos, 0)
+        out = {"found": found}
+        for name, fill in (("hh", -1), ("valid", False), ("poor", False), ("lt_poor", False), ("rank", np.nan)):
+            a = getattr(self, name)
+            if len(a):
+                out[name] = np.where(found, a[at], fill).astype(a.dtype, copy=False)
+            else:
+                out[name] = np.full(len(codes), fill, dtype=a.dtype)
+        return {f: out[f] for f in FIELDS + ["found"]}
 
 
 def _summarise(long: pd.DataFrame, *, prefix: str, min_valid: int, poor_share: float) -> pd.DataFrame:
@@ -62,39 +75,56 @@ def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame]
     att = attrition or io.Attrition("status")
     kids = children.reset_index(drop=True)
     child_id = pd.Series(np.arange(len(kids)), index=kids.index)  # position = child id
-    p_rows, c_rows = [], []
-    for year in sorted(person_years):
+    years = sorted(person_years)
+    pys = {}
+    for year in years:
         py = person_years[year]
-        py = py[py["RINPERSOONS"] == "R"].drop_duplicates("RINPERSOON").set_index("RINPERSOON")[FIELDS]
-        age = year - kids["birth_year"].astype(int)
-        in_p = age.between(*parents_ages)
+        pys[year] = py[(py["RINPERSOONS"] == "R").to_numpy()].reset_index(drop=True)
+    # Integer codes instead of strings: one code per RINPERSOON over the children's columns and all
+    # years (a missing RIN of a child's relative is "", found only where a row has ""), one per
+    # household key. A missing household key (never written by household) matches nothing.
+    rin_cols = [c for c in ["RINPERSOON", "mother", "father"] + GRANDPARENTS if c in kids.columns]
+    codes = io.key_codes([pd.DataFrame({"r": kids[c].fillna("").to_numpy(dtype=object)}) for c in rin_cols]
+                         + [pd.DataFrame({"r": pys[y]["RINPERSOON"].to_numpy(dtype=object)}) for y in years], "r")
+    kid_code = dict(zip(rin_cols, codes[:len(rin_cols)]))
+    hh_codes = io.key_codes([pys[y] for y in years], "hh") if years else []
+    tabs = {}
+    for i, year in enumerate(years):
+        hh = np.where(pys[year]["hh"].isna().to_numpy(), -1, hh_codes[i])
+        tabs[year] = _Year(pys[year], codes[len(rin_cols) + i], hh)
+    del codes, hh_codes, pys
+    birth = kids["birth_year"].astype(int).to_numpy()
+    ids = child_id.to_numpy()
+    p_rows, c_rows, gp_valid, gp_poor = [], [], [], []
+    for year in years:
+        tab = tabs[year]
+        age = year - birth
+        in_p = (age >= parents_ages[0]) & (age <= parents_ages[1])
         if in_p.any():
-            k = kids[in_p]
-            own, mo, fa = (_lookup(py, k[c]) for c in ("RINPERSOON", "mother", "father"))
-            use = own.copy()
+            own, mo, fa = (tab.lookup(kid_code[c][in_p]) for c in ("RINPERSOON", "mother", "father"))
             take_mo = ~own["found"] & mo["found"]
             take_fa = ~own["found"] & ~mo["found"] & fa["found"]
-            use[take_mo] = mo[take_mo]
-            use[take_fa] = fa[take_fa]
+            use = {f: np.where(take_fa, fa[f], np.where(take_mo, mo[f], own[f])) for f in FIELDS + ["found"]}
+            use = pd.DataFrame(use)
             use["source"] = np.select([own["found"], take_mo, take_fa], ["own", "mother", "father"], "none")
-            use["both_known"] = (mo["found"] & fa["found"]).to_numpy()
-            use["together"] = (use["both_known"] & (mo["hh"].to_numpy() == fa["hh"].to_numpy())).to_numpy()
-            grand = [_lookup(py, k[g]) for g in GRANDPARENTS if g in k.columns]
+            use["both_known"] = mo["found"] & fa["found"]
+            use["together"] = use["both_known"].to_numpy() & (mo["hh"] == fa["hh"]) & (mo["hh"] >= 0)
+            grand = [tab.lookup(kid_code[g][in_p]) for g in GRANDPARENTS if g in kid_code]
             if grand:
-                use["gp_valid"] = np.column_stack([g["valid"].to_numpy() for g in grand]).astype(np.int8).tolist()
-                use["gp_poor"] = np.column_stack([g["poor"].to_numpy() for g in grand]).astype(np.int8).tolist()
-            use["child"] = child_id[in_p].to_numpy()
+                gp_valid.append(np.column_stack([g["valid"] for g in grand]).astype(np.int8))
+                gp_poor.append(np.column_stack([g["poor"] for g in grand]).astype(np.int8))
+            use["child"] = ids[in_p]
             use["year"] = year
             p_rows.append(use)
-        in_c = age.between(*child_ages)
+        in_c = (age >= child_ages[0]) & (age <= child_ages[1])
         if in_c.any():
-            k = kids[in_c]
-            own = _lookup(py, k["RINPERSOON"])
-            own["hh_father"] = _lookup(py, k["father"])["hh"].to_numpy()
-            own["hh_mother"] = _lookup(py, k["mother"])["hh"].to_numpy()
-            own["child"] = child_id[in_c].to_numpy()
+            own = pd.DataFrame(tab.lookup(kid_code["RINPERSOON"][in_c]))
+            own["hh_father"] = tab.lookup(kid_code["father"][in_c])["hh"]
+            own["hh_mother"] = tab.lookup(kid_code["mother"][in_c])["hh"]
+            own["child"] = ids[in_c]
             own["year"] = year
             c_rows.append(own)
+    del tabs
     empty = pd.DataFrame(columns=FIELDS + ["found", "child", "year", "source", "hh_father", "hh_mother"])
     p_long = pd.concat(p_rows, ignore_index=True) if p_rows else empty
     c_long = pd.concat(c_rows, ignore_index=True) if c_rows else empty
@@ -117,9 +147,9 @@ def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame]
         par["two_parent"] = two.where(~one_counted.fillna(False).astype(bool), False)
     # Third generation: a grandparent's own household poor in at least half of its valid years in
     # the same window (at least ``parents_min_valid_years``); any of the four grandparents counts.
-    if len(p_long) and "gp_valid" in p_long.columns:
-        gv = np.array(p_long["gp_valid"].tolist(), dtype=np.int16)
-        gp = np.array(p_long["gp_poor"].tolist(), dtype=np.int16)
+    if len(p_long) and gp_valid:
+        gv = np.concatenate(gp_valid).astype(np.int16)
+        gp = np.concatenate(gp_poor).astype(np.int16)
         nv = pd.DataFrame(gv).groupby(p_long["child"].to_numpy()).sum()
         npoor = pd.DataFrame(gp).groupby(p_long["child"].to_numpy()).sum()
         has = nv >= parents_min_valid_years
@@ -128,7 +158,8 @@ def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame]
         par["grandparents_poor"] = poor.any(axis=1).where(has.any(axis=1)).reindex(par.index)
     # Living with a parent: in the last valid adult year the child's household key is a parent's.
     last = c_long[c_long["valid"].astype(bool)].sort_values("year").drop_duplicates("child", keep="last")
-    with_parent = ((last["hh"] == last["hh_father"]) | (last["hh"] == last["hh_mother"])).to_numpy()
+    hh = last["hh"].to_numpy()
+    with_parent = (hh >= 0) & ((hh == last["hh_father"].to_numpy()) | (hh == last["hh_mother"].to_numpy()))
     chi["lives_with_parent"] = pd.Series(with_parent, index=last["child"].to_numpy()).reindex(chi.index)
     ids = np.arange(len(kids))
     out = pd.concat([kids, par.rename(columns={"parents_rank": "parent_rank"}).reindex(ids).reset_index(drop=True),
@@ -155,13 +186,11 @@ def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame]
     return out
 
 
-_YEAR = re.compile(r"(\d{4})")
-
-
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipeline status", description=__doc__)
     ap.add_argument("--children", required=True)
-    ap.add_argument("--person-years", nargs="+", required=True, help="person_year_{YYYY}.parquet files")
+    ap.add_argument("--family-years", required=True,
+                    help="the families' person-year rows of all income years (step family_years)")
     ap.add_argument("--parents-ages", type=int, nargs=2, default=[12, 17])
     ap.add_argument("--parents-min-valid-years", type=int, default=2)
     ap.add_argument("--child-ages", type=int, nargs=2, default=[24, 27])
@@ -170,17 +199,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--attrition", required=True)
     a = ap.parse_args(argv)
+    from .family_years import read_family_years
     io.setup_logging("status")
     att = io.Attrition("status")
     kids = io.read_parquet(a.children)
-    keep = set(kids["RINPERSOON"])
-    for c in ["father", "mother"] + GRANDPARENTS:
-        if c in kids.columns:
-            keep |= set(kids[c].dropna())
-    years = {}
-    for f in a.person_years:
-        y = int(_YEAR.findall(Path(f).name)[-1])
-        years[y] = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON"] + FIELDS, rows_in=("RINPERSOON", keep))
+    years = read_family_years(a.family_years)
     out = child_statuses(kids, years, parents_ages=tuple(a.parents_ages),
                          parents_min_valid_years=a.parents_min_valid_years, child_ages=tuple(a.child_ages),
                          child_min_valid_years=a.child_min_valid_years, poor_share=a.poor_share, attrition=att)

@@ -13,7 +13,7 @@ from benchmarks import run
 from pipeline import tables
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPELINE_STEPS = ["ingest", "ingest_year", "household", "cohort", "upbringing", "status", "measures",
+PIPELINE_STEPS = ["ingest", "ingest_year", "household", "cohort", "upbringing", "family_years", "status", "measures",
                   "young_adults", "geography", "export"]
 
 

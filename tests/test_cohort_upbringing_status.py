@@ -181,3 +181,33 @@ def test_child_statuses_too_few_valid_years():
     out = child_statuses(kids, years)
     assert out["parents_poor"].isna().all()      # 1 valid year < 2
     assert out["child_poor"].isna().all()        # adult window not on disk
+
+
+def test_family_years_file_gives_the_same_statuses(tmp_path):
+    """status reads one file of the families' person-years (step family_years) instead of every
+    year's file: the same statuses, other persons left out, and a year without family rows kept."""
+    from pipeline import io
+    from pipeline.family_years import family_person_years, read_family_years, write_family_years
+    kids = pd.DataFrame({"RINPERSOONS": ["R", "R"], "RINPERSOON": ["K1", "K2"], "birth_year": [1996, 1996],
+                         "birth_month": [1, 1], "father": ["F1", None], "mother": ["M1", "M2"],
+                         "father_father": ["G1", None], "father_mother": [None, None],
+                         "mother_father": [None, "G2"], "mother_mother": [None, None]})
+    rows = {2011: [("K1", "H_POOR"), ("K2", "H_RICH"), ("X1", "H_POOR"), ("G1", "H_POOR"), ("G2", "H_RICH")],
+            2012: [("M1", "H_POOR"), ("F1", "H_POOR"), ("K2", "H_STUD"), ("M2", "H_POOR"), ("G1", "H_LTP")],
+            2013: [("X2", "H_RICH")],                            # nobody of the families
+            2020: [("K1", "H_POOR"), ("K2", "H_RICH"), ("M2", "H_RICH"), ("F1", "H_POOR")],
+            2021: [("K1", "H_RICH"), ("M1", "H_LTP"), ("K1", "H_POOR")]}   # K1 twice: conflicting, dropped
+    years = {y: person_year(_py(y, r), INCOME, year=y) for y, r in rows.items()}
+    files = {}
+    for y, df in years.items():
+        files[y] = tmp_path / f"person_year_{y}.parquet"
+        io.write_parquet(df, files[y])
+    fam = family_person_years(kids, files)
+    assert set(fam["RINPERSOON"]) == {"K1", "K2", "M1", "M2", "F1", "G1", "G2"}
+    write_family_years(fam, tmp_path / "family.parquet", years=list(files))
+    back = read_family_years(tmp_path / "family.parquet")
+    assert sorted(back) == sorted(rows) and back[2013].empty
+    want = child_statuses(kids, years)
+    got = child_statuses(kids, back)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.set_index("RINPERSOON").loc["K1", "parents_valid_years"] == 2   # own 2011, mother 2012; 2013 none

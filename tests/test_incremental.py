@@ -30,7 +30,7 @@ TARGETS = ([f"reports/tables/{name}_{lvl}.csv" for name in ("cohorts", "young_ad
 # all person-year files (and what reads their outputs).
 EXPECTED = {("ingest_year", f"ytable=income, year={NEW}"), ("ingest_year", f"ytable=koppel, year={NEW}"),
             ("ingest_year", f"ytable=inharma, year={NEW}"),   # the new poverty line (from 2018)
-            ("household", f"year={NEW}"), ("status", ""), ("measures", ""), ("young_adults", ""), ("export", ""),
+            ("household", f"year={NEW}"), ("family_years", ""), ("status", ""), ("measures", ""), ("young_adults", ""), ("export", ""),
             ("rolling", ""), ("trend", ""), ("trend_charts", "")}
 
 

@@ -48,7 +48,7 @@ TINY = {"synthetic": {"persons": 5000}, "income_years": YEARS}
 TARGET = "export"                  # the released tables; maps and later steps are not needed here
 # The failing run stops at the first step that reads the persons table.
 FAILING_TARGET = "data/processed/cohort/children.parquet"
-RULES = {"synthesize", "ingest", "ingest_year", "household", "cohort", "upbringing", "status",
+RULES = {"synthesize", "ingest", "ingest_year", "household", "cohort", "upbringing", "family_years", "status",
          "measures", "young_adults", "geography", "export"}
 CLUSTER_TIMEOUT = 480              # seconds, per Snakemake call; SIGKILL after that
 LOCAL_TIMEOUT = 300
