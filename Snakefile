@@ -82,28 +82,42 @@ def income_years():
     return on_disk
 
 
-def household_inputs(wildcards):
-    """INHATAB + KOPPELPERSOONHUISHOUDEN of the year, or IHI + Koppeltabel_IPI_IHI_IVB; INHARMATAB
-    where the year has one."""
+def year_tables(wildcards):
+    """The raw files of one income year that household reads: INHATAB + KOPPELPERSOONHUISHOUDEN, or
+    IHI + Koppeltabel_IPI_IHI_IVB; INHARMATAB where the year has one. One ingest_year job reads them
+    all (a job per file paid a process start and Snakemake's own work per job for little)."""
     raw_ready()
     y = int(wildcards.year)
     if y in inhatab_years():
-        files = {"income": f"{P}/ingest/income_{y}.parquet", "koppel": f"{P}/ingest/koppel_{y}.parquet"}
+        names = ["income", "koppel"]
     elif y in ihi_years():
-        files = {"ihi": f"{P}/ingest/ihi_{y}.parquet", "ihi_koppel": f"{P}/ingest/ihi_koppel_{y}.parquet"}
+        names = ["ihi", "ihi_koppel"]
     else:
         raise ValueError(f"income year {y}: neither INHATAB/KOPPELPERSOONHUISHOUDEN nor IHI/Koppeltabel_IPI_IHI_IVB "
                          f"files under {RAW}")
     if y in yearly("inharma"):
-        files["inharma"] = f"{P}/ingest/inharma_{y}.parquet"
-    return files
+        names.append("inharma")
+    return {t: str(yearly(t)[y]) for t in names}
 
 
-def household_args(wildcards, input):
-    """Command-line options for the household step: its input files, and the BVRLICAT(L) codes in IHI
-    years only (so that changing them reruns only those years)."""
-    args = " ".join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in input.items() if k != "code")
-    if "ihi" in input.keys():
+def year_table_args(wildcards, input):
+    """--table/--source/--out of each file of the year, into the year's folder."""
+    return " ".join(f"--table {t} --source {shlex.quote(str(input[t]))} --out {P}/ingest/{wildcards.year}/{t}.parquet"
+                    for t in input.keys() if t != "code")
+
+
+def year_folder(wildcards):
+    """The folder ingest_year writes; the raw tree must exist first (household_args reads it)."""
+    raw_ready()
+    return f"{P}/ingest/{wildcards.year}"
+
+
+def household_args(wildcards):
+    """Command-line options for the household step: the year's Parquet files, and the BVRLICAT(L)
+    codes in IHI years only (so that changing them reruns only those years)."""
+    d = f"{P}/ingest/{wildcards.year}"
+    args = " ".join(f"--{t.replace('_', '-')} {d}/{t}.parquet" for t in year_tables(wildcards))
+    if int(wildcards.year) in ihi_years():
         ihi = config["ihi"]
         args += (f" --licat-below {' '.join(map(str, ihi['licat_below']))}"
                  f" --licatl-below {' '.join(map(str, ihi['licatl_below']))}"
@@ -132,7 +146,6 @@ def src(step):
 
 wildcard_constraints:
     table="persons|parents|addresses|areas",
-    ytable="income|koppel|ihi_koppel|ihi|inharma",
     year=r"\d{4}",
 
 
@@ -189,27 +202,32 @@ rule ingest:
 
 rule ingest_year:
     input:
-        source=lambda wc: (raw_ready(), str(yearly(wc.ytable)[int(wc.year)]))[1],
+        unpack(year_tables),
         code=src("ingest"),
     output:
-        f"{P}/ingest/{{ytable}}_{{year}}.parquet",
+        directory(f"{P}/ingest/{{year}}"),
+    params:
+        args=year_table_args,
     log:
-        "logs/ingest_{ytable}_{year}.log",
+        "logs/ingest_year_{year}.log",
     benchmark:
-        "benchmarks/ingest_{ytable}_{year}.tsv"
+        "benchmarks/ingest_year_{year}.tsv"
     shell:
-        "{PY:q} -m pipeline ingest --table {wildcards.ytable} --source {input.source:q} --out {output:q} 2> {log:q}"
+        "{PY:q} -m pipeline ingest {params.args} 2> {log:q}"
 
 
 rule household:
     input:
-        unpack(household_inputs),
+        year=year_folder,
+        # The year's raw files, not read here: the Slurm profile sizes a job by its input, and a
+        # folder has no size. They change only together with the folder's Parquet files.
+        raw=lambda wildcards: list(year_tables(wildcards).values()),
         code=src("household"),
     output:
         person_year=f"{P}/household/person_year_{{year}}.parquet",
         attrition=f"{P}/household/attrition_{{year}}.csv",
     params:
-        args=lambda wildcards, input: household_args(wildcards, input),
+        args=household_args,
     log:
         "logs/household_{year}.log",
     benchmark:

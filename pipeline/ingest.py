@@ -68,15 +68,20 @@ def ingest_table(source: str | Path, *, table: str, target_year: int | None = No
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipeline ingest", description=__doc__)
-    ap.add_argument("--table", required=True, choices=tables.TABLES)
-    ap.add_argument("--source", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--table", required=True, action="append", choices=tables.TABLES,
+                    help="the table; repeat --table/--source/--out to ingest several files in one process "
+                         "(the tables of one income year)")
+    ap.add_argument("--source", required=True, action="append")
+    ap.add_argument("--out", required=True, action="append")
     ap.add_argument("--target-year", type=int)
     ap.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
                     help="rows of a .sav read and written at a time (memory against per-piece overhead)")
     a = ap.parse_args(argv)
-    io.setup_logging(f"ingest[{a.table}]")
-    n = io.write_parquet_pieces(ingest_pieces(a.source, table=a.table, target_year=a.target_year,
-                                              chunk_rows=a.chunk_rows), a.out)
-    io.log.info("wrote %d rows to %s", n, a.out)
+    if not len(a.table) == len(a.source) == len(a.out):
+        ap.error("give as many --source and --out as --table")
+    io.setup_logging(f"ingest[{','.join(a.table)}]")
+    for table, source, out in zip(a.table, a.source, a.out):
+        n = io.write_parquet_pieces(ingest_pieces(source, table=table, target_year=a.target_year,
+                                                  chunk_rows=a.chunk_rows), out)
+        io.log.info("wrote %d rows of %s to %s", n, table, out)
     return 0
