@@ -116,8 +116,11 @@ def main(argv: list[str]) -> int:
     # Only the children's address spells: the join in address_on is on the person, so the others
     # never matched; reading them cost most of this step's memory.
     addresses = io.read_parquet(a.addresses, rows_in=("RINPERSOON", set(children["RINPERSOON"])))
-    out = upbringing_areas(children, addresses, io.read_parquet(a.areas),
-                           region=a.region, reference_age=a.reference_age, attrition=att)
+    # Likewise only the VSLGWBTAB rows of objects they lived at: an object key (SOORTOBJECTNUMMER,
+    # RINOBJECTNUMMER) has one RINOBJECTNUMMER, so clean_areas drops the same duplicated keys.
+    areas = io.read_parquet(a.areas, rows_in=("RINOBJECTNUMMER", pd.unique(addresses["RINOBJECTNUMMER"])))
+    out = upbringing_areas(children, addresses, areas, region=a.region, reference_age=a.reference_age,
+                           attrition=att)
     io.write_parquet(out, a.out)
     io.write_csv(att.frame(), a.attrition)
     return 0
