@@ -27,10 +27,14 @@ def clean_persons(persons: pd.DataFrame, *, attrition: io.Attrition | None = Non
     year = _digits_as_number(p["GBAGEBOORTEJAAR"], digits="{4}")
     month = _digits_as_number(p["GBAGEBOORTEMAAND"], digits="{1,2}")
     month = month.where(month.between(1, 12))
-    out = pd.DataFrame({"RINPERSOONS": p["RINPERSOONS"].to_numpy(), "RINPERSOON": p["RINPERSOON"].to_numpy(),
+    # Strings stay object dtype (pandas 3 would infer its str dtype from an object array, whose
+    # isin and map go through Python lists).
+    out = pd.DataFrame({"RINPERSOONS": pd.Series(p["RINPERSOONS"].to_numpy(dtype=object), dtype=object),
+                        "RINPERSOON": pd.Series(p["RINPERSOON"].to_numpy(dtype=object), dtype=object),
                         "birth_year": year.to_numpy(dtype="float64"), "birth_month": month.to_numpy(dtype="float64")})
     for c, default in (("GBAGESLACHT", "-"), ("GBAGENERATIE", "-")):
-        out[c.lower().replace("gba", "")] = p[c].to_numpy() if c in p.columns else default
+        out[c.lower().replace("gba", "")] = (pd.Series(p[c].to_numpy(dtype=object), dtype=object)
+                                             if c in p.columns else default)
     return out.reset_index(drop=True)
 
 
@@ -49,6 +53,24 @@ def _digits_as_number(s: pd.Series, *, digits: str) -> pd.Series:
     ok = pc.match_substring_regex(arr, f"^[0-9]{digits}$")
     num = pc.cast(pc.if_else(ok, arr, None), pa.int64()).to_numpy(zero_copy_only=False)
     return pd.Series(num, index=s.index, dtype="float64")
+
+
+def _empty_rin(rin: pd.Series) -> pd.Series:
+    """``rin.fillna("").str.fullmatch(_EMPTY_RIN)`` (empty, blank or dashes), with Python's regex
+    only on the values that are not all ASCII digits (those never match), found in Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    text = rin.fillna("")
+    try:
+        arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+        return text.str.fullmatch(_EMPTY_RIN).astype(bool)
+    digits = pc.match_substring_regex(arr, r"^[0-9]+$").to_numpy(zero_copy_only=False)
+    out = np.zeros(len(text), dtype=bool)
+    rest = np.flatnonzero(~digits)
+    if len(rest):
+        out[rest] = text.iloc[rest].str.fullmatch(_EMPTY_RIN).to_numpy(dtype=bool)
+    return pd.Series(out, index=rin.index)
 
 
 def link_parents(kids: pd.DataFrame, persons: pd.DataFrame, parents: pd.DataFrame, *, min_gap: int,
@@ -82,7 +104,7 @@ def link_parents(kids: pd.DataFrame, persons: pd.DataFrame, parents: pd.DataFram
     for role, s_col, r_col in (("father", "RINPERSOONSpa", "RINPERSOONpa"),
                                ("mother", "RINPERSOONSMa", "RINPERSOONMa")):
         rin = out[r_col].astype(object)
-        present = rin.notna() & ~rin.fillna("").str.fullmatch(_EMPTY_RIN)
+        present = rin.notna() & ~_empty_rin(rin)
         ok = present & (out[s_col] == "R") & (rin != out["RINPERSOON"])
         pm = rin.map(born_m)
         ok &= pm.notna() & (kid_m - pm >= min_gap * 12)

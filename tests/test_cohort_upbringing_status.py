@@ -211,3 +211,12 @@ def test_family_years_file_gives_the_same_statuses(tmp_path):
     got = child_statuses(kids, back)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert got.set_index("RINPERSOON").loc["K1", "parents_valid_years"] == 2   # own 2011, mother 2012; 2013 none
+
+
+def test_empty_parent_rin_matches_the_plain_regex():
+    from pipeline.cohort import _EMPTY_RIN, _empty_rin
+    s = pd.Series(["", None, "---", " - ", "000000001", "12a", "\u00a0", "\u0661\u0662", "x-", "  ", "\x1c-"],
+                  dtype=object, index=np.arange(11) * 2)
+    got = _empty_rin(s)
+    assert got.index.equals(s.index)
+    assert got.tolist() == s.fillna("").str.fullmatch(_EMPTY_RIN).tolist()
