@@ -6,6 +6,7 @@ reports/ through :mod:`pipeline.export`, which applies disclosure control.
 from __future__ import annotations
 
 import argparse
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -45,32 +46,53 @@ def proportion_se(k, n) -> np.ndarray:
         return np.where(n > 0, np.sqrt(pt * (1 - pt) / n), np.nan)
 
 
-def ols_hc1(group: pd.Series, x: pd.Series, y: pd.Series, *, at: float = 0.25) -> pd.DataFrame:
-    """Per group the OLS fit y = a + b x with HC1 standard errors.
+def _group_reduce(codes: np.ndarray, m: int, values: np.ndarray, *, how: str = "sum") -> np.ndarray:
+    """Per group 0..m-1 (``codes``) the sum or mean of each column of ``values``; 0 (sum) or NaN
+    (mean) for groups without rows.
 
-    Returns, indexed by group: ``n``, ``slope``, ``slope_se``, ``pred`` (a + at*b) and ``pred_se``.
-    Groups with fewer than 3 points or no variation in x get NaN estimates.
+    pandas' groupby does the work, so the sums are its compensated (Kahan) sums in row order, bit
+    for bit those of a groupby over the same rows by any key. Pass only the rows that count: rows
+    left in as NaN are skipped but change the compensated sums in the last bit.
     """
-    d = pd.DataFrame({"g": group.to_numpy(), "x": x.to_numpy(dtype="float64"), "y": y.to_numpy(dtype="float64")})
-    d = d.dropna()
-    if d.empty:
-        return pd.DataFrame(columns=["n", "slope", "slope_se", "pred", "pred_se"], dtype="float64")
-    d["xx"], d["xy"] = d["x"] ** 2, d["x"] * d["y"]
-    s = d.groupby("g", sort=False)[["x", "y", "xx", "xy"]].sum()
-    n = d.groupby("g", sort=False).size().astype("float64")
-    sxx = s["xx"] - s["x"] ** 2 / n
+    if m == 0:
+        return np.zeros((0, values.shape[1]))
+    groups = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(m))
+    g = pd.DataFrame(values).groupby(groups, observed=False)
+    return (g.sum() if how == "sum" else g.mean()).to_numpy(dtype="float64")
+
+
+def _take(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``table[codes]`` where ``codes`` >= 0, else -1."""
+    out = np.full(len(codes), -1, dtype="int64")
+    has = codes >= 0
+    out[has] = table[codes[has]]
+    return out
+
+
+def _clip0(v: np.ndarray) -> np.ndarray:
+    """``v`` with negative values set to 0, as ``Series.clip(lower=0)`` does (NaN stays)."""
+    return np.where(v < 0, 0.0, v)
+
+
+def _ols(codes: np.ndarray, m: int, x: np.ndarray, y: np.ndarray, *,
+         at: float = 0.25) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`ols_hc1` on group codes 0..m-1 (no NaN in ``codes``, ``x``, ``y``): per group the
+    number of points (int64) and ``slope``, ``slope_se``, ``pred``, ``pred_se`` (NaN for groups
+    with fewer than 3 points or no variation in x)."""
+    count = np.bincount(codes, minlength=m)
+    n = count.astype("float64")
+    xx, xy = x**2, x * y
+    sx, sy, sxx_, sxy = _group_reduce(codes, m, np.column_stack([x, y, xx, xy])).T
     with np.errstate(invalid="ignore", divide="ignore"):
-        b = (s["xy"] - s["x"] * s["y"] / n) / sxx
-        a = (s["y"] - b * s["x"]) / n
-    e = d["y"] - d["g"].map(a) - d["g"].map(b) * d["x"]
-    d["e2"], d["e2x"], d["e2xx"] = e**2, e**2 * d["x"], e**2 * d["xx"]
-    m = d.groupby("g", sort=False)[["e2", "e2x", "e2xx"]].sum()
-    # (X'X)^-1 for X = [1, x]: 1/det * [[Sxx, -Sx], [-Sx, n]]
-    det = n * s["xx"] - s["x"] ** 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        i00, i01, i11 = s["xx"] / det, -s["x"] / det, n / det
+        sxx = sxx_ - sx**2 / n
+        b = (sxy - sx * sy / n) / sxx
+        a = (sy - b * sx) / n
+        e = y - a[codes] - b[codes] * x
+        m00, m01, m11 = _group_reduce(codes, m, np.column_stack([e**2, e**2 * x, e**2 * xx])).T
+        # (X'X)^-1 for X = [1, x]: 1/det * [[Sxx, -Sx], [-Sx, n]]
+        det = n * sxx_ - sx**2
+        i00, i01, i11 = sxx_ / det, -sx / det, n / det
         # V = c * B M B with M = [[e2, e2x], [e2x, e2xx]], c = n / (n - 2) (HC1)
-        m00, m01, m11 = m["e2"], m["e2x"], m["e2xx"]
         bm00, bm01 = i00 * m00 + i01 * m01, i00 * m01 + i01 * m11
         bm10, bm11 = i01 * m00 + i11 * m01, i01 * m01 + i11 * m11
         v00 = bm00 * i00 + bm01 * i01
@@ -79,10 +101,55 @@ def ols_hc1(group: pd.Series, x: pd.Series, y: pd.Series, *, at: float = 0.25) -
         c = n / (n - 2)
         v00, v01, v11 = c * v00, c * v01, c * v11
         pred_var = v00 + 2 * at * v01 + at**2 * v11
-    ok = (n >= 3) & (sxx > 1e-12)
-    out = pd.DataFrame({"n": n, "slope": b.where(ok), "slope_se": np.sqrt(v11.clip(lower=0)).where(ok),
-                        "pred": (a + at * b).where(ok), "pred_se": np.sqrt(pred_var.clip(lower=0)).where(ok)})
-    return out
+        ok = (n >= 3) & (sxx > 1e-12)
+        return (count, np.where(ok, b, np.nan), np.where(ok, np.sqrt(_clip0(v11)), np.nan),
+                np.where(ok, a + at * b, np.nan), np.where(ok, np.sqrt(_clip0(pred_var)), np.nan))
+
+
+def ols_hc1(group: pd.Series, x: pd.Series, y: pd.Series, *, at: float = 0.25) -> pd.DataFrame:
+    """Per group the OLS fit y = a + b x with HC1 standard errors.
+
+    Returns, indexed by group (in order of first appearance): ``n``, ``slope``, ``slope_se``,
+    ``pred`` (a + at*b) and ``pred_se``. Groups with fewer than 3 points or no variation in x get
+    NaN estimates.
+    """
+    d = pd.DataFrame({"g": group.to_numpy(), "x": x.to_numpy(dtype="float64"), "y": y.to_numpy(dtype="float64")})
+    d = d.dropna()
+    if d.empty:
+        return pd.DataFrame(columns=["n", "slope", "slope_se", "pred", "pred_se"], dtype="float64")
+    codes, groups = pd.factorize(d["g"])
+    count, slope, slope_se, pred, pred_se = _ols(codes, len(groups), d["x"].to_numpy(), d["y"].to_numpy(), at=at)
+    return pd.DataFrame({"n": count.astype("float64"), "slope": slope, "slope_se": slope_se, "pred": pred,
+                         "pred_se": pred_se}, index=pd.Index(groups, name="g"))
+
+
+def _shrink_many(theta: np.ndarray, se: np.ndarray, parent: np.ndarray,
+                 n_parents: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`empirical_bayes` for the columns of ``theta`` and ``se`` (rows x estimates) at once;
+    ``parent`` holds each row's parent as a code 0..n_parents-1 (-1: none). Returns the shrunk
+    estimates and the reliabilities, NaN where an estimate is left out.
+
+    The estimates that count are stacked estimate by estimate, in row order, and grouped by
+    (estimate, parent): each group sums exactly the values a per-estimate groupby would, in the
+    same order (leaving the others in as NaN would change pandas' compensated sums in the last bit).
+    """
+    ok = ~np.isnan(theta) & np.isfinite(se) & (se > 0) & (parent >= 0)[:, None]
+    shrunk, rel = np.full(theta.shape, np.nan), np.full(theta.shape, np.nan)
+    j, i = np.nonzero(ok.T)
+    group = j * n_parents + parent[i]
+    m = theta.shape[1] * n_parents
+    t, s = theta[i, j], se[i, j]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        w = 1 / s**2
+        sw, swt = _group_reduce(group, m, np.column_stack([w, w * t])).T
+        mu = (swt / sw)[group]
+        s2 = s**2
+        swdev = _group_reduce(group, m, (w * (t - mu) ** 2)[:, None])[:, 0]
+        sigma2 = _clip0(swdev / sw - _group_reduce(group, m, s2[:, None], how="mean")[:, 0])[group]
+        r = sigma2 / (sigma2 + s2)
+        shrunk[i, j] = mu + r * (t - mu)
+    rel[i, j] = r
+    return shrunk, rel
 
 
 def empirical_bayes(theta: pd.Series, se: pd.Series, parent: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -94,64 +161,129 @@ def empirical_bayes(theta: pd.Series, se: pd.Series, parent: pd.Series) -> tuple
     left out (NaN).
     """
     d = pd.DataFrame({"t": theta.astype("float64"), "s": se.astype("float64"), "p": parent})
-    ok = d["t"].notna() & np.isfinite(d["s"]) & (d["s"] > 0) & d["p"].notna()
-    d = d[ok]
-    shrunk = pd.Series(np.nan, index=theta.index)
-    rel = pd.Series(np.nan, index=theta.index)
-    if d.empty:
-        return shrunk, rel
-    d["w"] = 1 / d["s"] ** 2
-    d["wt"] = d["w"] * d["t"]
-    g = d.groupby("p", sort=False)
-    mu = g["wt"].sum() / g["w"].sum()
-    d["mu"] = d["p"].map(mu)
-    d["wdev"] = d["w"] * (d["t"] - d["mu"]) ** 2
-    d["s2"] = d["s"] ** 2
-    g = d.groupby("p", sort=False)
-    sigma2 = (g["wdev"].sum() / g["w"].sum() - g["s2"].mean()).clip(lower=0)
-    d["sigma2"] = d["p"].map(sigma2)
-    r = d["sigma2"] / (d["sigma2"] + d["s2"])
-    shrunk[d.index] = d["mu"] + r * (d["t"] - d["mu"])
-    rel[d.index] = r
-    return shrunk, rel
+    codes, parents = pd.factorize(d["p"])
+    shrunk, rel = _shrink_many(d[["t"]].to_numpy(dtype="float64"), d[["s"]].to_numpy(dtype="float64"), codes,
+                               len(parents))
+    return (pd.Series(shrunk[:, 0], index=d.index).reindex(theta.index),
+            pd.Series(rel[:, 0], index=d.index).reindex(theta.index))
 
 
 # --------------------------------------------------------------------------- per area
 
-def _prop(out: pd.DataFrame, name: str, k: pd.Series, n: pd.Series) -> None:
+class _Children(NamedTuple):
+    """The per-child inputs of :func:`area_measures` as NumPy arrays, worked out once for any
+    number of groupings of the same children. Status flags are False where not counted."""
+    valid: np.ndarray                  # both statuses known
+    parents_poor: np.ndarray
+    child_poor: np.ndarray
+    lt_parents_poor: np.ndarray | None  # long-term statuses, among children with both known
+    lt_child_poor: np.ndarray | None
+    lt_valid: np.ndarray | None
+    three: np.ndarray | None           # parents and grandparents poor
+    ols: np.ndarray                    # both ranks known
+    band: np.ndarray                   # ... and parent rank within 0.15-0.35
+    x: np.ndarray                      # parent and child rank as float64 (NaN where not known)
+    y: np.ndarray
+    q1: np.ndarray                     # both ranks known and parent rank <= 0.2
+    q1_q1: np.ndarray                  # ... and child rank <= 0.2
+    q5_q1: np.ndarray                  # ... and child rank > 0.8
+
+
+def _children(kids: pd.DataFrame) -> _Children:
+    """The flags and ranks :func:`area_measures` counts and fits, for every child of ``kids``."""
+    n = len(kids)
+
+    def flag(col: str, rows: np.ndarray, f=lambda s: s.astype(bool)) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        out[rows] = f(kids[col][rows]).to_numpy(dtype=bool)
+        return out
+
+    valid = (kids["parents_poor"].notna() & kids["child_poor"].notna()).to_numpy(dtype=bool)
+    pp, cp = flag("parents_poor", valid), flag("child_poor", valid)
+    lt = ltp = ltc = three = None
+    if {"parents_lt_poor", "child_lt_poor"} <= set(kids.columns):
+        lt = valid & (kids["parents_lt_poor"].notna() & kids["child_lt_poor"].notna()).to_numpy(dtype=bool)
+        ltp, ltc = flag("parents_lt_poor", lt), flag("child_lt_poor", lt)
+    if "grandparents_poor" in kids.columns:
+        three = pp & flag("grandparents_poor", valid, lambda s: s.fillna(False).astype(bool))
+    reg = valid & (kids["parent_rank"].notna() & kids["child_rank"].notna()).to_numpy(dtype=bool)
+    x, y = np.full(n, np.nan), np.full(n, np.nan)
+    x[reg] = kids["parent_rank"][reg].to_numpy(dtype="float64")
+    y[reg] = kids["child_rank"][reg].to_numpy(dtype="float64")
+    ols = reg & ~np.isnan(x) & ~np.isnan(y)
+    band = ols & flag("parent_rank", reg, lambda s: s.between(0.15, 0.35))
+    q1 = flag("parent_rank", reg, lambda s: s <= 0.2)
+    return _Children(valid, pp, cp, ltp, ltc, lt, three, ols, band, x, y, q1,
+                     flag("child_rank", q1, lambda s: s <= 0.2), flag("child_rank", q1, lambda s: s > 0.8))
+
+
+def _prop(out: dict[str, np.ndarray], name: str, k: np.ndarray, n: np.ndarray) -> None:
     with np.errstate(invalid="ignore", divide="ignore"):
-        out[name] = (k / n).where(n > 0)
+        out[name] = np.where(n > 0, k / n, np.nan)
     out[f"{name}_ci_low"], out[f"{name}_ci_high"] = wilson(k, n)
     out[f"_{name}_se"] = proportion_se(k, n)
     out[f"_{name}_k"] = k
     out[f"_{name}_n"] = n
 
 
-def _two_by_two(out: pd.DataFrame, k: pd.DataFrame, *, parents: str, child: str, sfx: str) -> None:
-    """Counts, outflow, the non-poor rate, risk ratio and inflow of one 2x2 table (parents x child)."""
-    pp = k[parents].astype(bool)
-    cp = k[child].astype(bool)
-    area = k["_area"]
-    out[f"n_parents_poor{sfx}"] = pp.groupby(area).sum().reindex(out.index, fill_value=0).astype("int64")
-    out[f"n_child_poor{sfx}"] = cp.groupby(area).sum().reindex(out.index, fill_value=0).astype("int64")
-    out[f"n_both_poor{sfx}"] = (pp & cp).groupby(area).sum().reindex(out.index, fill_value=0).astype("int64")
-    a = out[f"n_both_poor{sfx}"]
-    n_np = out["n_children"] - out[f"n_parents_poor{sfx}"]
-    k_np = out[f"n_child_poor{sfx}"] - a
-    _prop(out, f"outflow{sfx}", a, out[f"n_parents_poor{sfx}"])
+def _two_by_two(out: dict[str, np.ndarray], *, n_parents_poor: np.ndarray, n_child_poor: np.ndarray,
+                n_both_poor: np.ndarray, sfx: str) -> None:
+    """Counts, outflow, the non-poor rate, risk ratio and inflow of one 2x2 table (parents x child);
+    the non-poor parents are all children (``out["n_children"]``) less the poor ones."""
+    out[f"n_parents_poor{sfx}"] = n_parents_poor
+    out[f"n_child_poor{sfx}"] = n_child_poor
+    out[f"n_both_poor{sfx}"] = a = n_both_poor
+    n_np = out["n_children"] - n_parents_poor
+    k_np = n_child_poor - a
+    _prop(out, f"outflow{sfx}", a, n_parents_poor)
     _prop(out, f"p_child_poor_parents_not_poor{sfx}", k_np, n_np)
     rr = f"risk_ratio{sfx}"
     with np.errstate(invalid="ignore", divide="ignore"):
-        out[rr] = out[f"outflow{sfx}"] / out[f"p_child_poor_parents_not_poor{sfx}"]
+        ratio = out[f"outflow{sfx}"] / out[f"p_child_poor_parents_not_poor{sfx}"]
         # Katz log interval; undefined when either numerator is 0.
-        af, n1, cf, n0 = (a.astype(float), out[f"n_parents_poor{sfx}"].astype(float), k_np.astype(float),
-                          n_np.astype(float))
+        af, n1, cf, n0 = a.astype(float), n_parents_poor.astype(float), k_np.astype(float), n_np.astype(float)
         se_log = np.sqrt(1 / af - 1 / n1 + 1 / cf - 1 / n0)
-        ok = (af > 0) & (cf > 0) & np.isfinite(out[rr])
-        out[f"{rr}_ci_low"] = np.exp(np.log(out[rr]) - Z * se_log).where(ok)
-        out[f"{rr}_ci_high"] = np.exp(np.log(out[rr]) + Z * se_log).where(ok)
-    out[rr] = out[rr].where(np.isfinite(out[rr]))
-    _prop(out, f"inflow{sfx}", a, out[f"n_child_poor{sfx}"])
+        ok = (af > 0) & (cf > 0) & np.isfinite(ratio)
+        out[rr] = np.where(np.isfinite(ratio), ratio, np.nan)
+        out[f"{rr}_ci_low"] = np.where(ok, np.exp(np.log(ratio) - Z * se_log), np.nan)
+        out[f"{rr}_ci_high"] = np.where(ok, np.exp(np.log(ratio) + Z * se_log), np.nan)
+    _prop(out, f"inflow{sfx}", a, n_child_poor)
+
+
+def _area_table(c: _Children, codes: np.ndarray, areas: pd.Index) -> pd.DataFrame:
+    """:func:`area_measures` with each child's area as a code into ``areas`` (sorted; -1: none)."""
+    base = c.valid & (codes >= 0)
+    n_children = np.bincount(codes[base], minlength=len(areas))
+    has = n_children > 0
+    g = _take(np.cumsum(has) - 1, np.where(base, codes, -1))   # codes among the areas with children
+    m = int(has.sum())
+
+    def count(rows: np.ndarray) -> np.ndarray:      # rows: children with both statuses only
+        return np.bincount(g[rows] + 1, minlength=m + 1)[1:]
+
+    out = {"n_children": n_children[has]}
+    _two_by_two(out, n_parents_poor=count(c.parents_poor), n_child_poor=count(c.child_poor),
+                n_both_poor=count(c.parents_poor & c.child_poor), sfx="")
+    if c.lt_valid is not None:
+        _two_by_two(out, n_parents_poor=count(c.lt_parents_poor), n_child_poor=count(c.lt_child_poor),
+                    n_both_poor=count(c.lt_parents_poor & c.lt_child_poor), sfx="_lt")
+    if c.three is not None:
+        _prop(out, "outflow_3gen", count(c.three & c.child_poor), count(c.three))
+    # Both fits in one: groups 0..m-1 all children with ranks, m..2m-1 those in the band.
+    full, band = c.ols & base, c.band & base
+    fits = _ols(np.concatenate([g[full], g[band] + m]), 2 * m, np.concatenate([c.x[full], c.x[band]]),
+                np.concatenate([c.y[full], c.y[band]]))
+    full, kk = [f[:m] for f in fits], [f[m:] for f in fits]
+    for name, est, se, n in (("abs_mobility_p25", full[3], full[4], full[0]), ("rank_slope", full[1], full[2], full[0]),
+                             ("kk_p25", kk[3], kk[4], kk[0])):
+        out[name] = est
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = est - Z * se, est + Z * se
+        out[f"_{name}_se"] = se
+        out[f"_{name}_n"] = n
+    n_q1 = count(c.q1)
+    _prop(out, "p_q1_q1", count(c.q1_q1), n_q1)
+    _prop(out, "p_q5_q1", count(c.q5_q1), n_q1)
+    return pd.DataFrame(out, index=areas[has].rename("area_code")).reset_index()
 
 
 def area_measures(kids: pd.DataFrame, *, area: pd.Series) -> pd.DataFrame:
@@ -163,49 +295,27 @@ def area_measures(kids: pd.DataFrame, *, area: pd.Series) -> pd.DataFrame:
     the three-generation rate. Helper columns starting with "_" (standard errors, numerators,
     denominators, regression n) feed shrinkage and disclosure.
     """
-    k = kids.assign(_area=area.to_numpy())
-    k = k[k["_area"].notna() & k["parents_poor"].notna() & k["child_poor"].notna()]
-    out = pd.DataFrame({"n_children": k.groupby("_area", sort=True).size()}).astype("int64")
-    _two_by_two(out, k, parents="parents_poor", child="child_poor", sfx="")
-    if {"parents_lt_poor", "child_lt_poor"} <= set(k.columns):
-        lt = k[k["parents_lt_poor"].notna() & k["child_lt_poor"].notna()]
-        _two_by_two(out, lt, parents="parents_lt_poor", child="child_lt_poor", sfx="_lt")
-    if "grandparents_poor" in k.columns:
-        three = k[k["parents_poor"].astype(bool) & k["grandparents_poor"].fillna(False).astype(bool)]
-        n3 = three.groupby("_area").size().reindex(out.index, fill_value=0)
-        k3 = three["child_poor"].astype(bool).groupby(three["_area"]).sum().reindex(out.index, fill_value=0)
-        _prop(out, "outflow_3gen", k3, n3)
-
-    r = k[k["parent_rank"].notna() & k["child_rank"].notna()]
-    full = ols_hc1(r["_area"], r["parent_rank"], r["child_rank"]).reindex(out.index)
-    band = r[r["parent_rank"].between(0.15, 0.35)]
-    kk = ols_hc1(band["_area"], band["parent_rank"], band["child_rank"]).reindex(out.index)
-    for name, est, se, n in (("abs_mobility_p25", full["pred"], full["pred_se"], full["n"]),
-                             ("rank_slope", full["slope"], full["slope_se"], full["n"]),
-                             ("kk_p25", kk["pred"], kk["pred_se"], kk["n"])):
-        out[name] = est
-        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = est - Z * se, est + Z * se
-        out[f"_{name}_se"] = se
-        out[f"_{name}_n"] = n.fillna(0).astype("int64")
-
-    q1 = r["parent_rank"] <= 0.2
-    rq = r[q1]
-    n_q1 = rq.groupby("_area").size().reindex(out.index, fill_value=0)
-    k11 = (rq["child_rank"] <= 0.2).groupby(rq["_area"]).sum().reindex(out.index, fill_value=0)
-    k51 = (rq["child_rank"] > 0.8).groupby(rq["_area"]).sum().reindex(out.index, fill_value=0)
-    _prop(out, "p_q1_q1", k11, n_q1)
-    _prop(out, "p_q5_q1", k51, n_q1)
-    out.index.name = "area_code"
-    return out.reset_index()
+    codes, areas = pd.factorize(pd.Series(area.to_numpy()), sort=True)
+    return _area_table(_children(kids), codes, areas)
 
 
 def shrink(table: pd.DataFrame, *, parent: pd.Series) -> pd.DataFrame:
     """Add ``_eb`` and ``_reliability`` for every proportion and regression estimate."""
-    out = table.copy()
-    for name in PROPORTIONS + REGRESSIONS:
-        if name in out.columns:
-            out[f"{name}_eb"], out[f"{name}_reliability"] = empirical_bayes(out[name], out[f"_{name}_se"], parent)
-    return out
+    names = [name for name in PROPORTIONS + REGRESSIONS if name in table.columns]
+    codes, parents = pd.factorize(parent if parent.index.equals(table.index) else parent.reindex(table.index))
+    shrunk, rel = _shrink_many(table[names].to_numpy(dtype="float64"),
+                               table[[f"_{name}_se" for name in names]].to_numpy(dtype="float64"), codes, len(parents))
+    new = {}
+    for i, name in enumerate(names):
+        new[f"{name}_eb"], new[f"{name}_reliability"] = shrunk[:, i], rel[:, i]
+    return _with_columns(table, new)
+
+
+def _with_columns(table: pd.DataFrame, new: dict) -> pd.DataFrame:
+    """``table.assign(**new)``, in one concatenation when the columns are all new."""
+    if any(c in table.columns for c in new):
+        return table.assign(**new)
+    return pd.concat([table, pd.DataFrame(new, index=table.index)], axis=1)
 
 
 # Breakdowns the anchors publish: extra rows with a ``group`` column, "name=label".
@@ -217,15 +327,24 @@ BREAKDOWNS = {
 TOTAL = "totaal"
 
 
-def group_labels(kids: pd.DataFrame) -> dict[str, pd.Series]:
-    """Per breakdown the label of each child ("onbekend" where the register does not say)."""
+def _label_codes(kids: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per breakdown each child's label as a code into an array of labels ("onbekend" where the
+    register does not say)."""
     out = {}
     for name, (col, labels) in BREAKDOWNS.items():
         if col not in kids.columns:
             continue
-        v = kids[col].astype(object)
-        out[name] = v.map(lambda x: labels.get(x, "onbekend") if pd.notna(x) else "onbekend").astype(object)
+        codes, values = pd.factorize(kids[col].astype(object))     # -1: missing
+        names = [labels.get(x, "onbekend") if pd.notna(x) else "onbekend" for x in values] + ["onbekend"]
+        label_codes, label_names = pd.factorize(np.array(names, dtype=object))
+        out[name] = (label_codes[codes], np.asarray(label_names, dtype=object))
     return out
+
+
+def group_labels(kids: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per breakdown the label of each child ("onbekend" where the register does not say)."""
+    return {name: pd.Series(names[codes], index=kids.index, name=BREAKDOWNS[name][0], dtype=object)
+            for name, (codes, names) in _label_codes(kids).items()}
 
 
 def all_levels(kids: pd.DataFrame, *, region_name: str, breakdowns: bool = True) -> dict[str, pd.DataFrame]:
@@ -235,31 +354,45 @@ def all_levels(kids: pd.DataFrame, *, region_name: str, breakdowns: bool = True)
     Each table has ``key`` (area code, or "code|breakdown=label" for group rows), ``area_code``, ``level``
     and ``group`` ("totaal" or "breakdown=label"). Group rows shrink towards the same group in the
     parent area.
+
+    The children's flags are worked out once and each area code and label is coded once; the key
+    strings are built for the groups only, not per child.
     """
     kids = kids.assign(region=region_name)
-    labels = group_labels(kids) if breakdowns else {}
+    children = _children(kids)
+    labels = _label_codes(kids) if breakdowns else {}
     out = {}
     for level in LEVELS:
         parent_level = PARENT_LEVEL[level]
-        variants = [(level, kids[level], TOTAL, None)]
-        for name, lab in labels.items():
-            variants.append((f"{level}|{name}", kids[level] + "|" + name + "=" + lab, name, lab))
-        for key, area, group, lab in variants:
-            t = area_measures(kids, area=area)
+        area_codes, areas = pd.factorize(kids[level])            # -1: no area
+        areas = np.asarray(areas, dtype=object)
+        lookup = (kids[[level, parent_level]].drop_duplicates(level).set_index(level)[parent_level]
+                  if parent_level else None)
+        variants = [(level, area_codes, areas)]
+        for name, (label_codes, names) in labels.items():
+            # (area, label) as one code; the key string "area|name=label" only for the pairs present
+            both = np.where(area_codes >= 0, area_codes * len(names) + label_codes, -1)
+            pairs = np.flatnonzero(np.bincount(both[both >= 0], minlength=len(areas) * len(names)))
+            keys = np.array([areas[p // len(names)] + "|" + name + "=" + names[p % len(names)] for p in pairs],
+                            dtype=object)
+            index = np.full(len(areas) * len(names), -1)
+            index[pairs] = np.arange(len(pairs))
+            variants.append((f"{level}|{name}", _take(index, both), keys))
+        for key, codes, strings in variants:
+            rank, keys = pd.factorize(pd.Series(strings), sort=True)   # sorted keys, as groupby sorts them
+            t = _area_table(children, _take(rank, codes), keys)
             t = t.rename(columns={"area_code": "key"})
             t.insert(1, "area_code", t["key"].str.split("|").str[0])
             t.insert(2, "level", level)
-            t.insert(3, "group", TOTAL if lab is None else t["key"].str.split("|").str[1])
+            t.insert(3, "group", TOTAL if key == level else t["key"].str.split("|").str[1])
             if parent_level:
-                lookup = kids.drop_duplicates(level).set_index(level)[parent_level]
                 parent = t["area_code"].map(lookup)
-                if lab is not None:
+                if key != level:
                     parent = parent + "|" + t["key"].str.split("|").str[1]
                 t = shrink(t, parent=parent)
             else:
-                for name in PROPORTIONS + REGRESSIONS:
-                    if name in t.columns:
-                        t[f"{name}_eb"], t[f"{name}_reliability"] = np.nan, np.nan
+                t = _with_columns(t, {f"{name}{sfx}": np.nan for name in PROPORTIONS + REGRESSIONS
+                                      if name in t.columns for sfx in ("_eb", "_reliability")})
             out[key] = t
         io.log.info("%s: %d areas with children, %d children", level, len(out[level]),
                     int(out[level]["n_children"].sum()))
