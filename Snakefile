@@ -338,33 +338,62 @@ rule measures:
         " --out-dir {params.out_dir:q} 2> {log:q}"
 
 
-rule young_adults:
+def income_years_known(wildcards):
+    """No input: makes a job wait for the raw tree (synthesize checkpoint), so that its params may
+    list the income years."""
+    raw_ready()
+    return []
+
+
+YA = f"{P}/young_adults"
+YA_PLACES = [f"{YA}/{f}" for f in ("people.parquet", "places.parquet", "places_counts.json", "places_attrition.csv")]
+
+
+rule young_adults_places:
     input:
         persons=f"{P}/ingest/persons.parquet",
         parents=f"{P}/ingest/parents.parquet",
         addresses=f"{P}/ingest/addresses.parquet",
         areas=f"{P}/ingest/areas.parquet",
-        person_years=person_years,
-        code=src("young_adults"),
+        years=income_years_known,
+        code=[src("young_adults_places"), src("young_adults")],
     output:
-        expand(f"{P}/young_adults/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
-        f"{P}/young_adults/young_adults_persons.parquet",
-        attrition=f"{P}/young_adults/attrition.csv",
+        YA_PLACES,
     params:
+        years=lambda wildcards: " ".join(map(str, income_years())),
         ages=config["young_adults"]["ages"],
         gap=config["cohort"]["min_parent_age_gap"],
         region=REGION,
+    log:
+        "logs/young_adults_places.log",
+    benchmark:
+        "benchmarks/young_adults_places.tsv"
+    shell:
+        "{PY:q} -m pipeline young_adults_places --persons {input.persons:q} --parents {input.parents:q}"
+        " --addresses {input.addresses:q} --areas {input.areas:q} --years {params.years}"
+        " --ages {params.ages[0]} {params.ages[1]} --min-parent-age-gap {params.gap}"
+        " --region {params.region} --out-dir {YA} 2> {log:q}"
+
+
+rule young_adults:
+    input:
+        places=YA_PLACES,
+        person_years=person_years,
+        code=src("young_adults"),
+    output:
+        expand(f"{YA}/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
+        f"{YA}/young_adults_persons.parquet",
+        attrition=f"{YA}/attrition.csv",
+    params:
+        ages=config["young_adults"]["ages"],
         region_name=REGION_NAME,
-        out_dir=f"{P}/young_adults",
     log:
         "logs/young_adults.log",
     benchmark:
         "benchmarks/young_adults.tsv"
     shell:
-        "{PY:q} -m pipeline young_adults --persons {input.persons:q} --parents {input.parents:q}"
-        " --addresses {input.addresses:q} --areas {input.areas:q} --person-years {input.person_years:q}"
-        " --ages {params.ages[0]} {params.ages[1]} --min-parent-age-gap {params.gap}"
-        " --region {params.region} --region-name {params.region_name:q} --out-dir {params.out_dir:q}"
+        "{PY:q} -m pipeline young_adults --places-dir {YA} --person-years {input.person_years:q}"
+        " --ages {params.ages[0]} {params.ages[1]} --region-name {params.region_name:q} --out-dir {YA}"
         " --attrition {output.attrition:q} 2> {log:q}"
 
 

@@ -17,6 +17,7 @@ STEPS = {
     "family_years": "pipeline.family_years",
     "status": "pipeline.status",
     "measures": "pipeline.measures",
+    "young_adults_places": "pipeline.young_adults_places",
     "young_adults": "pipeline.young_adults",
     "export": "pipeline.export",
     "rolling": "pipeline.rolling",

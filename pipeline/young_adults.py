@@ -6,6 +6,7 @@ the region, with a valid household in t. Per gemeente and wijk of residence and 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -195,46 +196,66 @@ def aggregate(flags: pd.DataFrame, *, region_name: str) -> dict[str, pd.DataFram
 
 
 _YEAR = re.compile(r"(\d{4})")
+PLACES, PEOPLE, COUNTS_FILE, PLACES_ATTRITION = "places.parquet", "people.parquet", "places_counts.json", \
+    "places_attrition.csv"
 
 
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipeline young_adults", description=__doc__)
-    ap.add_argument("--persons", required=True)
-    ap.add_argument("--parents", required=True)
-    ap.add_argument("--addresses", required=True)
-    ap.add_argument("--areas", required=True)
-    ap.add_argument("--person-years", nargs="+", required=True)
-    ap.add_argument("--ages", type=int, nargs=2, default=[22, 26])
-    ap.add_argument("--min-parent-age-gap", type=int, default=12)
-    ap.add_argument("--region", nargs="+", required=True)
-    ap.add_argument("--region-name", required=True)
-    ap.add_argument("--out-dir", required=True)
-    ap.add_argument("--attrition", required=True)
-    a = ap.parse_args(argv)
-    io.setup_logging("young_adults")
-    att = io.Attrition("young_adults")
-    files = {int(_YEAR.findall(Path(f).name)[-1]): f for f in a.person_years}
-    lo, hi = min(files) - a.ages[1], max(files) - a.ages[0]
+def place_young_adults(persons: str | Path, parents: str | Path, addresses: str | Path, areas: str | Path, *,
+                       years: list[int], ages: tuple[int, int], min_parent_age_gap: int, region: list[str],
+                       attrition: io.Attrition) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, dict[str, int]]]:
+    """The persons who are ``ages`` old in one of ``years`` with their counted parents, and their
+    places on 31 December of those years (:func:`year_end_places`), from the ingested Parquet
+    files. Nothing here reads an income year, so the workflow runs it beside the income years'
+    ingest; returns (people, placed, counts)."""
+    lo, hi = min(years) - ages[1], max(years) - ages[0]
     # Sex and generation are not used here: clean_persons gives them as "-" when not read.
-    people = clean_persons(io.read_parquet(a.persons, columns=["RINPERSOONS", "RINPERSOON", "GBAGEBOORTEJAAR",
-                                                               "GBAGEBOORTEMAAND"]),
+    people = clean_persons(io.read_parquet(persons, columns=["RINPERSOONS", "RINPERSOON", "GBAGEBOORTEJAAR",
+                                                             "GBAGEBOORTEMAAND"]),
                            attrition=io.Attrition("young_adults"))
     everyone = people
     people = people[people["birth_year"].between(lo, hi)]
-    people = link_parents(people, everyone, io.read_parquet(a.parents), min_gap=a.min_parent_age_gap,
-                          attrition=att)
+    people = link_parents(people, everyone, io.read_parquet(parents), min_gap=min_parent_age_gap,
+                          attrition=attrition)
     del everyone
-    spells = clean_addresses(io.read_parquet(a.addresses, rows_in=("RINPERSOON", set(people["RINPERSOON"]))))
+    spells = clean_addresses(io.read_parquet(addresses, rows_in=("RINPERSOON", set(people["RINPERSOON"]))))
     # Only the VSLGWBTAB rows of objects these persons lived at: an object key (SOORTOBJECTNUMMER,
     # RINOBJECTNUMMER) has one RINOBJECTNUMMER, so clean_areas drops the same duplicated keys.
-    areas = clean_areas(io.read_parquet(a.areas, rows_in=("RINOBJECTNUMMER", pd.unique(spells["RINOBJECTNUMMER"]))))
-    placed, counts = year_end_places(people, spells, areas, years=sorted(files), ages=tuple(a.ages),
-                                     region=a.region)
-    del spells
+    places = clean_areas(io.read_parquet(areas, rows_in=("RINOBJECTNUMMER", pd.unique(spells["RINOBJECTNUMMER"]))))
+    placed, counts = year_end_places(people, spells, places, years=sorted(years), ages=ages, region=region)
+    return people[KEY + ["birth_year", "father", "mother"]].reset_index(drop=True), placed, counts
+
+
+def write_places(people: pd.DataFrame, placed: pd.DataFrame, counts: dict[int, dict[str, int]],
+                 attrition: io.Attrition, *, out_dir: str | Path) -> None:
+    """What :func:`place_young_adults` found, for the young_adults step (record level: stays in
+    data/processed)."""
+    out = Path(out_dir)
+    io.write_parquet(people, out / PEOPLE)
+    io.write_parquet(placed, out / PLACES)
+    io.write_json({str(y): c for y, c in counts.items()}, out / COUNTS_FILE)
+    io.write_csv(attrition.frame(), out / PLACES_ATTRITION)
+
+
+def read_places(places_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, dict[str, int]], list[dict]]:
+    """The files of :func:`write_places`: people, placed, counts per year and the attrition rows."""
+    d = Path(places_dir)
+    counts = {int(y): c for y, c in json.loads((d / COUNTS_FILE).read_text()).items()}
+    rows = pd.read_csv(d / PLACES_ATTRITION, dtype={"step": object, "check": object, "unit": object})
+    return io.read_parquet(d / PEOPLE), io.read_parquet(d / PLACES), counts, rows.to_dict("records")
+
+
+def young_adults_flags(people: pd.DataFrame, placed: pd.DataFrame, counts: dict[int, dict[str, int]],
+                       person_years: dict[int, str | Path], *, ages: tuple[int, int],
+                       attrition: io.Attrition) -> pd.DataFrame:
+    """Per income year the person-level flags of :func:`young_adults_year`, reading of each year's
+    person-year file only the rows of that year's placed young adults and their parents."""
     flags = []
     rin = pd.Index(people["RINPERSOON"])   # unique (clean_persons); its hash table is built once
     parents = people[["father", "mother"]].to_numpy(dtype=object)
-    for year, f in sorted(files.items()):
+    for year, f in sorted(person_years.items()):
+        if year not in counts:
+            raise ValueError(f"income year {year} has no young-adult places (young_adults_places ran for the "
+                             f"years {sorted(counts)})")
         here = placed[placed["year"] == year]
         # Only the rows young_adults_year can look up: this year's placed young adults, their
         # counted parents, and "" (the key a missing parent is looked up with).
@@ -246,10 +267,27 @@ def main(argv: list[str]) -> int:
                              rows_in=("RINPERSOON", lookup))
         io.log.info("%d: %d person-year rows of %d young adults in the region and their parents", year, len(py),
                     len(here))
-        flags.append(young_adults_year(people, here, py, year=year, ages=tuple(a.ages), counts=counts[year],
-                                       attrition=att))
+        flags.append(young_adults_year(people, here, py, year=year, ages=ages, counts=counts[year],
+                                       attrition=attrition))
         del here, py
-    flags = pd.concat(flags, ignore_index=True)
+    return pd.concat(flags, ignore_index=True)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m pipeline young_adults", description=__doc__)
+    ap.add_argument("--places-dir", required=True, help="the output folder of young_adults_places")
+    ap.add_argument("--person-years", nargs="+", required=True)
+    ap.add_argument("--ages", type=int, nargs=2, default=[22, 26])
+    ap.add_argument("--region-name", required=True)
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--attrition", required=True)
+    a = ap.parse_args(argv)
+    io.setup_logging("young_adults")
+    people, placed, counts, rows = read_places(a.places_dir)
+    att = io.Attrition("young_adults")
+    att.rows = rows   # the parent links' attrition, from young_adults_places; the years' follows
+    files = {int(_YEAR.findall(Path(f).name)[-1]): f for f in a.person_years}
+    flags = young_adults_flags(people, placed, counts, files, ages=tuple(a.ages), attrition=att)
     io.write_parquet(flags, f"{a.out_dir}/young_adults_persons.parquet")
     for level, t in aggregate(flags, region_name=a.region_name).items():
         io.write_parquet(t, f"{a.out_dir}/young_adults_{level}.parquet")

@@ -29,7 +29,9 @@ TARGETS = ([f"reports/tables/{name}_{lvl}.csv" for name in ("cohorts", "young_ad
 # Jobs that depend on a new income year: its own ingest and household, and every step that reads
 # all person-year files (and what reads their outputs).
 EXPECTED = {("ingest_year", f"year={NEW}"),   # INHATAB, KOPPELPERSOONHUISHOUDEN and INHARMATAB (the new line)
-            ("household", f"year={NEW}"), ("family_years", ""), ("status", ""), ("measures", ""), ("young_adults", ""),
+            ("household", f"year={NEW}"), ("family_years", ""), ("status", ""), ("measures", ""),
+            ("young_adults_places", ""),   # its income years (which year ends to place) include the new one
+            ("young_adults", ""),
             ("export", ""),
             ("rolling", ""), ("trend", ""), ("trend_charts", "")}
 
