@@ -16,14 +16,15 @@ class _Year:
     """One income year's person rows (R persons, the first row per RINPERSOON) for lookups by the
     integer RIN codes of :func:`child_statuses`."""
 
-    def __init__(self, py: pd.DataFrame, rin: np.ndarray, hh: np.ndarray):
+    def __init__(self, *, rin: np.ndarray, hh: np.ndarray, valid: np.ndarray, poor: np.ndarray,
+                 lt_poor: np.ndarray, rank: np.ndarray):
         first = io.first_codes(rin) if len(rin) else np.zeros(0, dtype=bool)   # drop_duplicates("RINPERSOON")
         self.index = pd.Index(rin[first])
-        self.valid = py["valid"].to_numpy(dtype=bool)[first]
-        self.poor = py["poor"].to_numpy(dtype=bool)[first]
-        self.lt_poor = py["lt_poor"].to_numpy(dtype=bool)[first]
-        self.rank = py["rank"].to_numpy()[first]
-        self.hh = hh[first]
+        self.valid = np.asarray(valid, dtype=bool)[first]
+        self.poor = np.asarray(poor, dtype=bool)[first]
+        self.lt_poor = np.asarray(lt_poor, dtype=bool)[first]
+        self.rank = np.asarray(rank)[first]
+        self.hh = np.asarray(hh)[first]
 
     def lookup(self, codes: np.ndarray) -> dict[str, np.ndarray]:
         """The year's fields for each RIN code (not found: not valid, no rank, household -1)."""
@@ -60,6 +61,62 @@ def _summarise(long: pd.DataFrame, *, prefix: str, min_valid: int, poor_share: f
     return out
 
 
+RIN_COLUMNS = ["RINPERSOON", "mother", "father"] + GRANDPARENTS
+
+
+def _tables_from_frames(kids: pd.DataFrame, person_years: dict[int, pd.DataFrame]
+                        ) -> tuple[dict[str, np.ndarray], dict[int, _Year]]:
+    """Integer codes instead of strings: one code per RINPERSOON over the children's columns and all
+    years (a missing RIN of a child's relative is "", found only where a row has ""), one per
+    household key; a missing household key (never written by household) matches nothing."""
+    years = sorted(person_years)
+    pys = {}
+    for year in years:
+        py = person_years[year]
+        pys[year] = py[(py["RINPERSOONS"] == "R").to_numpy()].reset_index(drop=True)
+    rin_cols = [c for c in RIN_COLUMNS if c in kids.columns]
+    codes = io.key_codes([pd.DataFrame({"r": kids[c].fillna("").to_numpy(dtype=object)}) for c in rin_cols]
+                         + [pd.DataFrame({"r": pys[y]["RINPERSOON"].to_numpy(dtype=object)}) for y in years], "r")
+    kid_code = dict(zip(rin_cols, codes[:len(rin_cols)]))
+    hh_codes = io.key_codes([pys[y] for y in years], "hh") if years else []
+    tabs = {}
+    for i, year in enumerate(years):
+        py = pys[year]
+        tabs[year] = _Year(rin=codes[len(rin_cols) + i], hh=np.where(py["hh"].isna().to_numpy(), -1, hh_codes[i]),
+                           valid=py["valid"].to_numpy(dtype=bool), poor=py["poor"].to_numpy(dtype=bool),
+                           lt_poor=py["lt_poor"].to_numpy(dtype=bool), rank=py["rank"].to_numpy())
+    return kid_code, tabs
+
+
+def _tables_from_arrow(kids: pd.DataFrame, family, *, years: list[int]
+                       ) -> tuple[dict[str, np.ndarray], dict[int, _Year]]:
+    """:func:`_tables_from_frames` on a pyarrow table of person-year rows (``year`` + the person-year
+    columns), without turning its strings into Python objects: a RIN is coded by its position among
+    the children's RIN strings (others are never looked up: -1), a household key by Arrow's
+    dictionary encoding."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    rin_cols = [c for c in RIN_COLUMNS if c in kids.columns]
+    values = [kids[c].fillna("").to_numpy(dtype=object) for c in rin_cols]
+    enc = pc.dictionary_encode(pa.array(np.concatenate(values) if values else [], type=pa.string()))
+    allk = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    bounds = np.cumsum([0] + [len(v) for v in values])
+    kid_code = {c: allk[bounds[i]:bounds[i + 1]] for i, c in enumerate(rin_cols)}
+    r = family.filter(pc.equal(family["RINPERSOONS"], "R"))
+    rin = pc.fill_null(pc.index_in(r["RINPERSOON"], value_set=enc.dictionary.cast(r["RINPERSOON"].type)), -1)
+    rin = rin.to_numpy().astype(np.int64)   # a ChunkedArray: to_numpy concatenates
+    hh = pc.dictionary_encode(r["hh"].combine_chunks()).indices
+    hh = pc.fill_null(hh, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    year = r["year"].to_numpy()
+    cols = {c: r[c].to_numpy() for c in ("valid", "poor", "lt_poor", "rank")}
+    del r
+    tabs = {}
+    for y in sorted(years):
+        at = np.flatnonzero(year == y)
+        tabs[y] = _Year(rin=rin[at], hh=hh[at], **{c: v[at] for c, v in cols.items()})
+    return kid_code, tabs
+
+
 def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame], *,
                    parents_ages: tuple[int, int] = (12, 17), parents_min_valid_years: int = 2,
                    child_ages: tuple[int, int] = (24, 27), child_min_valid_years: int = 1,
@@ -72,27 +129,32 @@ def child_statuses(children: pd.DataFrame, person_years: dict[int, pd.DataFrame]
     The adult window uses the child's own household only. Status needs the minimum number of
     valid years; otherwise it is missing.
     """
-    att = attrition or io.Attrition("status")
     kids = children.reset_index(drop=True)
+    kid_code, tabs = _tables_from_frames(kids, person_years)
+    return _statuses(kids, kid_code, tabs, parents_ages=parents_ages, parents_min_valid_years=parents_min_valid_years,
+                     child_ages=child_ages, child_min_valid_years=child_min_valid_years, poor_share=poor_share,
+                     attrition=attrition)
+
+
+def family_statuses(children: pd.DataFrame, family, *, years: list[int], parents_ages: tuple[int, int] = (12, 17),
+                    parents_min_valid_years: int = 2, child_ages: tuple[int, int] = (24, 27),
+                    child_min_valid_years: int = 1, poor_share: float = 0.5,
+                    attrition: io.Attrition | None = None) -> pd.DataFrame:
+    """:func:`child_statuses` from the families' person-year rows of all ``years`` as one pyarrow
+    table (the file of ``family_years``)."""
+    kids = children.reset_index(drop=True)
+    kid_code, tabs = _tables_from_arrow(kids, family, years=years)
+    return _statuses(kids, kid_code, tabs, parents_ages=parents_ages, parents_min_valid_years=parents_min_valid_years,
+                     child_ages=child_ages, child_min_valid_years=child_min_valid_years, poor_share=poor_share,
+                     attrition=attrition)
+
+
+def _statuses(kids: pd.DataFrame, kid_code: dict[str, np.ndarray], tabs: dict[int, _Year], *,
+              parents_ages: tuple[int, int], parents_min_valid_years: int, child_ages: tuple[int, int],
+              child_min_valid_years: int, poor_share: float, attrition: io.Attrition | None) -> pd.DataFrame:
+    att = attrition or io.Attrition("status")
     child_id = pd.Series(np.arange(len(kids)), index=kids.index)  # position = child id
-    years = sorted(person_years)
-    pys = {}
-    for year in years:
-        py = person_years[year]
-        pys[year] = py[(py["RINPERSOONS"] == "R").to_numpy()].reset_index(drop=True)
-    # Integer codes instead of strings: one code per RINPERSOON over the children's columns and all
-    # years (a missing RIN of a child's relative is "", found only where a row has ""), one per
-    # household key. A missing household key (never written by household) matches nothing.
-    rin_cols = [c for c in ["RINPERSOON", "mother", "father"] + GRANDPARENTS if c in kids.columns]
-    codes = io.key_codes([pd.DataFrame({"r": kids[c].fillna("").to_numpy(dtype=object)}) for c in rin_cols]
-                         + [pd.DataFrame({"r": pys[y]["RINPERSOON"].to_numpy(dtype=object)}) for y in years], "r")
-    kid_code = dict(zip(rin_cols, codes[:len(rin_cols)]))
-    hh_codes = io.key_codes([pys[y] for y in years], "hh") if years else []
-    tabs = {}
-    for i, year in enumerate(years):
-        hh = np.where(pys[year]["hh"].isna().to_numpy(), -1, hh_codes[i])
-        tabs[year] = _Year(pys[year], codes[len(rin_cols) + i], hh)
-    del codes, hh_codes, pys
+    years = sorted(tabs)
     birth = kids["birth_year"].astype(int).to_numpy()
     ids = child_id.to_numpy()
     p_rows, c_rows, gp_valid, gp_poor = [], [], [], []
@@ -203,10 +265,10 @@ def main(argv: list[str]) -> int:
     io.setup_logging("status")
     att = io.Attrition("status")
     kids = io.read_parquet(a.children)
-    years = read_family_years(a.family_years)
-    out = child_statuses(kids, years, parents_ages=tuple(a.parents_ages),
-                         parents_min_valid_years=a.parents_min_valid_years, child_ages=tuple(a.child_ages),
-                         child_min_valid_years=a.child_min_valid_years, poor_share=a.poor_share, attrition=att)
+    family, years = read_family_years(a.family_years)
+    out = family_statuses(kids, family, years=years, parents_ages=tuple(a.parents_ages),
+                          parents_min_valid_years=a.parents_min_valid_years, child_ages=tuple(a.child_ages),
+                          child_min_valid_years=a.child_min_valid_years, poor_share=a.poor_share, attrition=att)
     io.write_parquet(out, a.out)
     io.write_csv(att.frame(), a.attrition)
     return 0

@@ -187,7 +187,8 @@ def test_family_years_file_gives_the_same_statuses(tmp_path):
     """status reads one file of the families' person-years (step family_years) instead of every
     year's file: the same statuses, other persons left out, and a year without family rows kept."""
     from pipeline import io
-    from pipeline.family_years import family_person_years, read_family_years, write_family_years
+    from pipeline.family_years import family_frames, family_person_years, read_family_years, write_family_years
+    from pipeline.status import family_statuses
     kids = pd.DataFrame({"RINPERSOONS": ["R", "R"], "RINPERSOON": ["K1", "K2"], "birth_year": [1996, 1996],
                          "birth_month": [1, 1], "father": ["F1", None], "mother": ["M1", "M2"],
                          "father_father": ["G1", None], "father_mother": [None, None],
@@ -203,12 +204,16 @@ def test_family_years_file_gives_the_same_statuses(tmp_path):
         files[y] = tmp_path / f"person_year_{y}.parquet"
         io.write_parquet(df, files[y])
     fam = family_person_years(kids, files)
-    assert set(fam["RINPERSOON"]) == {"K1", "K2", "M1", "M2", "F1", "G1", "G2"}
+    assert set(fam.column("RINPERSOON").to_pylist()) == {"K1", "K2", "M1", "M2", "F1", "G1", "G2"}
     write_family_years(fam, tmp_path / "family.parquet", years=list(files))
-    back = read_family_years(tmp_path / "family.parquet")
+    table, covered = read_family_years(tmp_path / "family.parquet")
+    assert covered == sorted(rows)
+    back = family_frames(table, years=covered)
     assert sorted(back) == sorted(rows) and back[2013].empty
     want = child_statuses(kids, years)
-    got = child_statuses(kids, back)
+    # the statuses from the per-year frames and straight from the Arrow table of the file
+    pd.testing.assert_frame_equal(child_statuses(kids, back), want, check_exact=True)
+    got = family_statuses(kids, table, years=covered)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert got.set_index("RINPERSOON").loc["K1", "parents_valid_years"] == 2   # own 2011, mother 2012; 2013 none
 
