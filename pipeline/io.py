@@ -220,6 +220,9 @@ def _stripped_text(s: pd.Series) -> pd.Series:
     return pd.Series(values, index=s.index, dtype=object)
 
 
+_ASCII_SPACE = "".join(chr(i) for i in range(128) if chr(i).isspace())   # \t\n\v\f\r, \x1c-\x1f, space
+
+
 def _stripped_arrow(s: pd.Series):
     """:func:`_stripped_text` as a pyarrow string array, built straight from ``s``'s Python strings
     (missing values ""), so that a column on its way to Parquet is not turned into Python strings
@@ -234,6 +237,9 @@ def _stripped_arrow(s: pd.Series):
     arr = pc.fill_null(arr, "")
     if not len(arr):
         return arr
+    if pc.all(pc.string_is_ascii(arr)).as_py():
+        # str.strip() on ASCII text removes exactly the ASCII characters str.isspace() accepts
+        return pc.ascii_trim(arr, characters=_ASCII_SPACE)
     first = pc.utf8_slice_codeunits(arr, 0, 1)
     last = pc.utf8_slice_codeunits(arr, -1, 2**31 - 1)
     ends = set(pc.unique(first).to_pylist()) | set(pc.unique(last).to_pylist())

@@ -211,3 +211,15 @@ def test_sav_read_as_lists_gives_pyreadstat_frame(tmp_path):
     pieces = list(pio._raw_pieces(p, ["RINPERSOON", "N"], table="T", chunk_rows=1))
     assert len(pieces) == 4
     assert pd.concat(pieces, ignore_index=True)["RINPERSOON"].tolist() == want["RINPERSOON"].tolist()
+
+
+@pytest.mark.parametrize("values", [[v for v in EDGE if isinstance(v, str) or v is None],
+                                    [v for v in EDGE if isinstance(v, str) and v.isascii()] + [None, "\x0b1\x0c"],
+                                    ["\x1f", " ", "a\x85", "\u2028b"], []])
+def test_strings_typed_into_arrow_match_plain_pandas(values):
+    """ingest types string columns straight into Arrow (_stripped_arrow): the same strings as the
+    plain expression, on ASCII text (one trim) and on any other text (strip in Python where needed)."""
+    s = pd.Series(values, dtype=object)
+    got = pio._stripped_arrow(s)
+    assert got is not None and got.null_count == 0
+    assert got.to_pylist() == _old_text(s).tolist()
