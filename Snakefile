@@ -150,6 +150,9 @@ wildcard_constraints:
 
 
 # ----------------------------------------------------------------------------- rules
+# priority: the four tables and the steps that need only them (cohort, upbringing,
+# young_adults_places) go first, beside the income years' ingest and household jobs, so that
+# after the last household only the steps that read every income year remain.
 rule all:
     input:
         expand(f"{T}/transmission_{{level}}.csv", level=LEVELS),
@@ -191,6 +194,7 @@ rule ingest:
         f"{P}/ingest/{{table}}.parquet",
     params:
         target_year=Y,
+    priority: 10
     log:
         "logs/ingest_{table}.log",
     benchmark:
@@ -249,6 +253,7 @@ rule cohort:
         years=config["cohort"]["birth_years"],
         both="--require-both-parents" if config["cohort"]["require_both_parents"] else "",
         gap=config["cohort"]["min_parent_age_gap"],
+    priority: 10
     log:
         "logs/cohort.log",
     benchmark:
@@ -271,6 +276,7 @@ rule upbringing:
     params:
         region=REGION,
         age=config["upbringing"]["reference_age"],
+    priority: 10
     log:
         "logs/upbringing.log",
     benchmark:
@@ -364,6 +370,7 @@ rule young_adults_places:
         ages=config["young_adults"]["ages"],
         gap=config["cohort"]["min_parent_age_gap"],
         region=REGION,
+    priority: 10
     log:
         "logs/young_adults_places.log",
     benchmark:
