@@ -73,48 +73,118 @@ class CellModel:
         coefficients ``C`` such that combination = C @ equations, and the set of them as tuples."""
         if eqs not in self._cache:
             e = np.vstack([self.vectors[q] for q in eqs]).astype(float)
-            basis = _row_basis(e)
+            basis, pivots = _row_basis_pivots(e)
             r = len(basis)
-            pick = ((np.arange(2 ** r)[:, None] >> np.arange(r)) & 1).astype(float)
-            v = pick @ basis
-            ok = (np.isclose(v, 0) | np.isclose(v, 1)).all(axis=1) & (v.sum(axis=1) > 0.5)
-            v = np.rint(v[ok])
+            pick = _picks(r)
+            # A combination's pivot columns are its 0/1 coefficients (the basis is reduced: its pivot
+            # columns are exact unit columns), so only the other columns need the test whether it is
+            # 0/1 everywhere (np.isclose to 0 or 1, default tolerances), and only the empty
+            # combination has no cell.
+            free = np.ones(e.shape[1], dtype=bool)
+            free[pivots] = False
+            vf = pick @ basis[:, free]
+            ok = ((np.abs(vf) <= 1e-08) | (np.abs(vf - 1.0) <= 1e-08 + 1e-05)).all(axis=1)
+            ok[0] = False
+            v = np.rint(pick[ok] @ basis)
             c = v @ np.linalg.pinv(e)
-            self._cache[eqs] = (v, c, frozenset(map(tuple, v.astype(int))))
+            self._cache[eqs] = (v, c, frozenset(map(tuple, v.astype(int).tolist())))
         return self._cache[eqs]
 
     def values(self, row: pd.Series, eqs: tuple[str, ...]) -> np.ndarray:
         return np.array([sum(k * float(row[col]) for col, k in self.terms[q].items()) for q in eqs])
 
-    def leaks(self, stats, row: pd.Series, *, threshold: int, protect=()) -> bool:
+    def leak_data(self, stats) -> tuple:
+        """:meth:`equations` of ``stats`` and their :meth:`determined` (None where there are no
+        equations), cached by the (ordered) statistics."""
+        stats = tuple(stats)
+        cache = self._cache.setdefault("_leak_data", {})
+        got = cache.get(stats)
+        if got is None:
+            eqs = self.equations(stats)
+            got = cache[stats] = (eqs, *self.determined(eqs)) if eqs else (eqs, None, None, None)
+        return got
+
+    def leaks(self, stats, row, *, threshold: int, protect=(), values: dict | None = None) -> bool:
         """Whether releasing ``stats`` together determines a combination of cells under
-        ``threshold`` or any of the ``protect`` statistics (counts) of this row."""
-        eqs = self.equations(stats)
+        ``threshold`` or any of the ``protect`` statistics (counts) of this row.
+
+        The equations and the cell combinations they determine are worked out once per statistics
+        sequence, the small-combination test once per (equations, values); ``values``, a dict kept
+        by the caller for one row (:func:`release_row`), holds the row's equation values so that each
+        is worked out once."""
+        got = self._cache.get("_leak_data", {}).get(stats) if type(stats) is tuple else None
+        eqs, v, c, found = got if got is not None else self.leak_data(stats)
         if not eqs:
             return False
-        v, c, found = self.determined(eqs)
-        if len(v) and (np.rint(c @ self.values(row, eqs)) < threshold).any():
-            return True
-        return any(tuple(self.vectors[q].astype(int)) in found for p in protect for q in self.reveals.get(p, ()))
+        if len(v):
+            if values is None:
+                values = {}
+            try:
+                vals = tuple([values[q] for q in eqs])
+            except KeyError:
+                for q in eqs:
+                    if q not in values:
+                        values[q] = sum(k * float(row[col]) for col, k in self.terms[q].items())
+                vals = tuple([values[q] for q in eqs])
+            memo = self._cache.get("_small_combination")
+            if memo is None or len(memo) > 200_000:
+                memo = self._cache["_small_combination"] = {}
+            key = (eqs, vals, threshold)
+            small = memo.get(key)
+            if small is None:
+                small = memo[key] = bool((np.rint(c @ np.array(vals)) < threshold).any())
+            if small:
+                return True
+        if not protect:
+            return False
+        return any(g in found for g in self._guarded(protect))
+
+    def _guarded(self, protect) -> tuple:
+        """The 0/1 vectors (as tuples) of the equations of the ``protect`` statistics, cached."""
+        key = ("_guarded", frozenset(protect))
+        got = self._cache.get(key)
+        if got is None:
+            got = self._cache[key] = tuple(tuple(self.vectors[q].astype(int))
+                                           for p in protect for q in self.reveals.get(p, ()))
+        return got
+
+
+_PICKS: dict[int, np.ndarray] = {}
+
+
+def _picks(r: int) -> np.ndarray:
+    """Every 0/1 coefficient vector over ``r`` rows (2**r x r, as floats), made once per r."""
+    if r not in _PICKS:
+        _PICKS[r] = ((np.arange(2 ** r)[:, None] >> np.arange(r)) & 1).astype(float)
+    return _PICKS[r]
 
 
 def _row_basis(e: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     """Reduced row echelon basis of the row space of ``e`` (pivot entries 1, zeros above/below)."""
+    return _row_basis_pivots(e, tol)[0]
+
+
+def _row_basis_pivots(e: np.ndarray, tol: float = 1e-9) -> tuple[np.ndarray, list[int]]:
+    """:func:`_row_basis` and the pivot column of each of its rows."""
     a = e.astype(float).copy()
     rows, cols = a.shape
     r = 0
+    pivots = []
     for col in range(cols):
         if r == rows:
             break
         p = r + int(np.argmax(np.abs(a[r:, col])))
         if abs(a[p, col]) < tol:
             continue
-        a[[r, p]] = a[[p, r]]
+        if p != r:
+            a[[r, p]] = a[[p, r]]
         a[r] /= a[r, col]
-        others = [i for i in range(rows) if i != r]
-        a[others] -= np.outer(a[others, col], a[r])
+        keep = a[r].copy()
+        a -= np.outer(a[:, col], keep)  # every other row; row r is put back as it was
+        a[r] = keep
+        pivots.append(col)
         r += 1
-    return a[:r]
+    return a[:r], pivots
 
 
 def _model(name: str, cells: list[dict], indicators: Mapping[str, Callable[[dict], bool]],
@@ -197,13 +267,21 @@ def young_adult_model() -> CellModel:
 
 # --------------------------------------------------------------------------- one row
 
+def _cell_counts(row, sfx: str = "") -> tuple:
+    """The 2x2 cells a (both poor), b (parents only), c (child only), d (neither) of one row, as
+    the row holds them (see :func:`cells`)."""
+    both, parents, child = _CELL_COLUMNS[sfx]
+    a = row[both]
+    c = row[child] - a
+    return a, row[parents] - a, c, row["n_children"] - row[parents] - c
+
+
+_CELL_COLUMNS = {sfx: (f"n_both_poor{sfx}", f"n_parents_poor{sfx}", f"n_child_poor{sfx}") for sfx in ("", "_lt")}
+
+
 def cells(row: pd.Series, sfx: str = "") -> np.ndarray:
     """The 2x2 cells a (both poor), b (parents only), c (child only), d (neither) of one row."""
-    a = row[f"n_both_poor{sfx}"]
-    b = row[f"n_parents_poor{sfx}"] - a
-    c = row[f"n_child_poor{sfx}"] - a
-    d = row["n_children"] - row[f"n_parents_poor{sfx}"] - c
-    return np.array([a, b, c, d], dtype=float)
+    return np.array(_cell_counts(row, sfx), dtype=float)
 
 
 def primary_reason(row: pd.Series, stat: str, th: Thresholds, sfx: str = "") -> str | None:
@@ -219,11 +297,7 @@ def primary_reason(row: pd.Series, stat: str, th: Thresholds, sfx: str = "") -> 
     if stat.endswith("_lt"):
         stat, sfx = stat[:-3], "_lt"
     # the cells of :func:`cells` as floats, without building an array per statistic
-    a = row[f"n_both_poor{sfx}"]
-    b = row[f"n_parents_poor{sfx}"] - a
-    c = row[f"n_child_poor{sfx}"] - a
-    d = row["n_children"] - row[f"n_parents_poor{sfx}"] - c
-    a, b, c, d = float(a), float(b), float(c), float(d)
+    a, b, c, d = map(float, _cell_counts(row, sfx))
     # numerator and complement of the statistic
     if stat == "n_parents_poor":
         need = (a + b, c + d)
@@ -250,78 +324,35 @@ def release_row(row: pd.Series, th: Thresholds, *, model: CellModel, order: tupl
                 primary: Callable[[pd.Series, str, Thresholds], str | None],
                 protect=frozenset()) -> dict[str, str | None]:
     """Release the statistics of ``order`` that the row has, one by one, while the primary rule
-    passes and no small combination of cells (or protected count) becomes derivable.
-
-    The same test as :meth:`CellModel.leaks`, with the model's equation sets, cell combinations and
-    the row's equation values each worked out once."""
-    accepted: list[str] = []
+    passes and no small combination of cells (or protected count) becomes derivable
+    (:meth:`CellModel.leaks`, with the row's equation values worked out once)."""
+    accepted: tuple[str, ...] = ()
     out: dict[str, str | None] = {}
-    cols = _stat_columns(model)
-    eq_value: dict[str, float] = {}
+    values: dict[str, float] = {}
     threshold = th.min_events
-    guarded = None
-    memo = model._cache.setdefault("_small_combination", {})   # (eqs, values, threshold) -> leaks
-    for stat in order:
-        if any(col not in row for col in cols[stat]):
-            continue
+    leaks = model.leaks
+    for stat in _present(model, order, row):
         if stat in protect:
             out[stat] = SECONDARY_NESTED
             continue
         reason = primary(row, stat, th)
         if reason is None:
-            eqs, v, c, found = _leak_data(model, (*accepted, stat))
-            leak = False
-            if eqs:
-                if len(v):
-                    for q in eqs:
-                        if q not in eq_value:
-                            eq_value[q] = sum(k * float(row[col]) for col, k in model.terms[q].items())
-                    values = tuple(eq_value[q] for q in eqs)
-                    small = memo.get((eqs, values, threshold))
-                    if small is None:
-                        if len(memo) > 200_000:
-                            memo.clear()
-                        small = memo[(eqs, values, threshold)] = bool(
-                            (np.rint(c @ np.array(values)) < threshold).any())
-                    leak = small
-                if not leak and protect:
-                    if guarded is None:
-                        vec = _eq_tuples(model)
-                        guarded = [vec[q] for p in protect for q in model.reveals.get(p, ())]
-                    leak = any(g in found for g in guarded)
-            if leak:
+            if leaks((*accepted, stat), row, threshold=threshold, protect=protect, values=values):
                 reason = SECONDARY_CELLS
             else:
-                accepted.append(stat)
+                accepted = (*accepted, stat)
         out[stat] = reason
     return out
 
 
-def _stat_columns(model: CellModel) -> dict[str, tuple[str, ...]]:
-    """Per statistic, the row columns its equations read (cached on the model)."""
-    got = model._cache.get("_stat_columns")
-    if got is None:
-        got = {s: tuple(col for q in qs for col in model.terms[q]) for s, qs in model.reveals.items()}
-        model._cache["_stat_columns"] = got
-    return got
-
-
-def _eq_tuples(model: CellModel) -> dict[str, tuple]:
-    got = model._cache.get("_eq_tuples")
-    if got is None:
-        got = {q: tuple(v.astype(int)) for q, v in model.vectors.items()}
-        model._cache["_eq_tuples"] = got
-    return got
-
-
-def _leak_data(model: CellModel, stats: tuple[str, ...]) -> tuple:
-    """:meth:`CellModel.equations` of ``stats`` and their :meth:`CellModel.determined` (None where
-    there are no equations), cached by the (ordered) statistics."""
-    key = ("_leak_data", stats)
+def _present(model: CellModel, order: tuple[str, ...], row) -> tuple[str, ...]:
+    """The statistics of ``order`` whose equations' columns the row has (cached per order and the
+    row's columns)."""
+    key = ("_present", order, tuple(row.keys()))
     got = model._cache.get(key)
     if got is None:
-        eqs = model.equations(stats)
-        got = model._cache[key] = (eqs, *model.determined(eqs)) if eqs else (eqs, None, None, None)
+        cols = {s: tuple(col for q in qs for col in model.terms[q]) for s, qs in model.reveals.items()}
+        got = model._cache[key] = tuple(s for s in order if all(col in row for col in cols[s]))
     return got
 
 
@@ -339,7 +370,6 @@ def release_poverty_row(row: pd.Series, th: Thresholds, *, protect: set[str] = f
 def young_adult_primary(row: pd.Series, stat: str, th: Thresholds) -> str | None:
     """Primary rule of the young-adult statistics: the population needs n >= min_n, a part count or
     share numerator and complement >= min_events."""
-    from .young_adults import SHARES
     n = row["n_young_adults"]
     if n < th.min_n:
         return f"n_young_adults < {th.min_n}"
@@ -387,7 +417,8 @@ def rank_reasons(row: pd.Series, th: Thresholds) -> dict[str, str | None]:
 def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame], th: Thresholds,
            row_rule=None, counts: tuple[str, ...] = COUNTS, extra_rule=None,
            population: str = "n_children",
-           protect: Mapping[str, Mapping[str, set[str]]] | None = None) -> dict[str, pd.DataFrame]:
+           protect: Mapping[str, Mapping[str, set[str]]] | None = None,
+           memo: dict | None = None) -> dict[str, pd.DataFrame]:
     """Reasons per area (index area_code) and statistic: None where released.
 
     ``tables``: internal measures per table (a level, or a level's breakdown into groups) indexed
@@ -400,6 +431,9 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
     take no part in the nested rule (default: the rank measures; withheld too where the population
     count is). ``population`` is the count that says whether an area holds anybody. ``protect``:
     per table and row key, counts to withhold from the start (e.g. by the rule between years).
+    ``memo``: a dict the caller keeps to decide the same tables again with other ``protect``
+    (same ``th`` and rules): each row's decision per set of protected counts is kept there and
+    reused.
 
     Nested rule, for every count and every released row and partition of it: the withheld
     inhabited parts are never exactly one, and together they hold none or at least the threshold
@@ -416,8 +450,18 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
                 prot[(name, code)] = set(cs)
     # Plain dicts per row: the rules read a few values per row many times over.
     rows = {name: _row_dicts(t) for name, t in tables.items()}
-    dec = {name: {code: row_rule(r, th, protect=prot.get((name, code), frozenset()))
-                  for code, r in rows[name].items()} for name in tables}
+
+    def rule(name: str, code: str) -> dict:
+        p = prot.get((name, code), frozenset())
+        if memo is None:
+            return row_rule(rows[name][code], th, protect=p)
+        key = (name, code, frozenset(p))
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = row_rule(rows[name][code], th, protect=p)
+        return got
+
+    dec = {name: {code: rule(name, code) for code in rows[name]} for name in tables}
     # Every (upper table, lower table) pair whose lower rows partition the upper rows' population.
     members = {}
     for lower, anc in ancestors.items():
@@ -428,7 +472,7 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
 
     def withhold(name: str, code: str, count: str) -> None:
         prot.setdefault((name, code), set()).add(count)
-        dec[name][code] = row_rule(rows[name][code], th, protect=prot[(name, code)])
+        dec[name][code] = rule(name, code)
 
     inhabited: dict[tuple, list] = {}   # the lower rows of a group that hold anybody (rows do not change)
     changed = True
@@ -459,8 +503,13 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
                     changed = True
     out = {}
     for lvl, t in tables.items():
+        extra_dec = {code: extra_rule(r, th) for code, r in rows[lvl].items()}
+        fast = _reason_frame(dec[lvl], extra_dec, t.index, population)
+        if fast is not None:
+            out[lvl] = fast
+            continue
         main = pd.DataFrame.from_dict(dec[lvl], orient="index").reindex(t.index)
-        extra = pd.DataFrame.from_dict({code: extra_rule(r, th) for code, r in rows[lvl].items()}, orient="index")
+        extra = pd.DataFrame.from_dict(extra_dec, orient="index")
         if len(extra.columns):
             extra = extra.reindex(t.index).astype(object)
             if population in main.columns:
@@ -474,6 +523,46 @@ def decide(tables: dict[str, pd.DataFrame], *, ancestors: dict[str, pd.DataFrame
     return out
 
 
+def _reason_frame(main: dict, extra: dict, index: pd.Index, population: str) -> pd.DataFrame | None:
+    """The reasons frame :func:`decide` builds from the row decisions ``main`` and ``extra`` (code
+    -> statistic -> reason or None) with ``DataFrame.from_dict``, ``reindex``, ``concat`` and
+    ``where``, built column by column: object columns of str or None, columns in order of first
+    appearance (main, then extra). None where that shortcut does not apply (no rows, a name in
+    both, a reason that is neither str nor None): the caller builds it the pandas way."""
+    if not len(index) or not main or not index.is_unique:
+        return None
+
+    def columns(per_code: dict) -> list:
+        names = {}
+        for d in per_code.values():
+            for k in d:
+                names[k] = None
+        return list(names)
+
+    main_names, extra_names = columns(main), columns(extra)
+    if set(main_names) & set(extra_names):
+        return None
+    empty: dict = {}
+    main_rows = [main.get(code, empty) for code in index]
+    data = {}
+    for c in main_names:
+        data[c] = [d.get(c) for d in main_rows]
+    if extra_names:
+        extra_rows = [extra.get(code, empty) for code in index]
+        gone = data.get(population)
+        for c in extra_names:
+            v = [d.get(c) for d in extra_rows]
+            if gone is not None:
+                v = [f"secondary: {population} withheld" if x is None and g is not None else x
+                     for x, g in zip(v, gone)]
+            data[c] = v
+    for v in data.values():
+        if any(x is not None and type(x) is not str for x in v):
+            return None
+    return pd.DataFrame({c: np.array(v, dtype=object) for c, v in data.items()}, index=index,
+                        columns=pd.Index(main_names + extra_names), dtype=object)
+
+
 def _row_dicts(t: pd.DataFrame) -> dict:
     """``t.to_dict("index")``, built column by column (Python scalars, numpy ones unboxed)."""
     if t.columns.has_duplicates or not t.index.is_unique:
@@ -484,13 +573,41 @@ def _row_dicts(t: pd.DataFrame) -> dict:
     return {code: dict(zip(names, r)) for code, r in zip(t.index, zip(*columns))}
 
 
-def year_pairs(released: pd.DataFrame, *, threshold: int) -> pd.DataFrame:
+def year_pairs(released: pd.DataFrame, *, threshold: int, year: int | None = None) -> pd.DataFrame:
     """Pairs of released counts (same area and count, years ``year_s`` and ``year_t``) whose
-    difference ``n_t - n_s`` is 1 to ``threshold - 1``: the only ones a subset could make unsafe."""
+    difference ``n_t - n_s`` is 1 to ``threshold - 1``: the only ones a subset could make unsafe.
+    With ``year``, only the pairs that have that year on one side (the same rows, in the same order,
+    without pairing every other year with every other)."""
     r = released[["area", "year", "count", "n"]]
+    if year is not None:
+        return _year_pairs_with(r, threshold=threshold, year=year)
     pairs = r.merge(r, on=["area", "count"], suffixes=("_s", "_t"))
     diff = pairs["n_t"] - pairs["n_s"]
     return pairs[(diff > 0) & (diff < threshold) & (pairs["year_s"] != pairs["year_t"])]
+
+
+def _year_pairs_with(r: pd.DataFrame, *, threshold: int, year: int) -> pd.DataFrame:
+    """:func:`year_pairs` with ``year`` on one side, on integer codes: every row of that year is
+    paired with the rows of the same area and count, both ways, in the order of the merge of all
+    rows with all rows (left row, then right row)."""
+    key = pd.factorize(r["area"])[0].astype("int64") * (len(r) + 1) + pd.factorize(r["count"])[0]
+    yr, n = r["year"].to_numpy(), r["n"].to_numpy()
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    this = np.flatnonzero(yr == year)
+    lo, hi = np.searchsorted(sk, key[this], side="left"), np.searchsorted(sk, key[this], side="right")
+    size = hi - lo
+    mine = np.repeat(this, size)                       # a row of ``year``
+    other = order[np.repeat(lo - np.cumsum(size) + size, size) + np.arange(int(size.sum()))]
+    i, j = np.concatenate([mine, other]), np.concatenate([other, mine])
+    diff = n[j] - n[i]
+    keep = (diff > 0) & (diff < threshold) & (yr[i] != yr[j])
+    i, j = i[keep], j[keep]
+    o = np.lexsort((j, i))
+    i, j = i[o], j[o]
+    left, right = r.iloc[i].reset_index(drop=True), r.iloc[j].reset_index(drop=True)
+    return pd.DataFrame({"area": left["area"], "year_s": left["year"], "count": left["count"], "n_s": left["n"],
+                         "year_t": right["year"], "n_t": right["n"]})
 
 
 def isolated_by_years(members: pd.DataFrame | None, released: pd.DataFrame, *, threshold: int,
@@ -570,14 +687,21 @@ def apply(table: pd.DataFrame, reasons: pd.DataFrame, *, th: Thresholds, counts:
 
     With rounding, counts go to the nearest multiple and rates (not ranks) to two decimals.
     """
-    out = table.copy()
-    held = reasons.reindex(out.index)
-    for stat in reasons.columns:
-        keep = held[stat].isna().to_numpy(dtype=bool)
-        cols = [stat] + [stat + s for s in SUFFIXES if stat + s in out.columns]
+    held = reasons.reindex(table.index)
+    keep_all = held.isna().to_numpy(dtype=bool)
+    new: dict[str, object] = {}      # the blanked columns, put in place all at once
+    for j, stat in enumerate(reasons.columns):
+        keep = keep_all[:, j]
+        cols = [stat] + [stat + s for s in SUFFIXES if stat + s in table.columns]
         for c in cols:
-            out[c] = np.where(keep, out[c].to_numpy(dtype="float64", na_value=np.nan), np.nan) \
-                if stat not in counts else out[c].astype("Int64").where(keep)
+            col = table[c] if c not in new else pd.Series(new[c], index=table.index)
+            if stat not in counts:
+                new[c] = np.where(keep, col.to_numpy(dtype="float64", na_value=np.nan), np.nan)
+            else:   # as col.astype("Int64").where(keep)
+                a = col.astype("Int64").array
+                new[c] = pd.arrays.IntegerArray(a.to_numpy(dtype="int64", na_value=0), a.isna() | ~keep)
+    out = pd.DataFrame({c: new[c] if c in new else table[c] for c in table.columns}, index=table.index,
+                       columns=table.columns)
     if th.round_counts_to:
         for c in counts:
             if c in out.columns:

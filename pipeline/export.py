@@ -205,22 +205,35 @@ def year_members(flags: pd.DataFrame, ind: pd.DataFrame, *, level: str, region_n
     return year_members_of(flags, ind, region_name=region_name)(level, wanted)
 
 
-def year_members_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str):
+def area_codes_of(flags: pd.DataFrame, *, region_name: str):
+    """A function ``codes_of(level)``: the area codes of ``flags`` at that level as integer codes
+    (-1 where none) and the codes they stand for (the region: one area), each level factorized once
+    (shared by :func:`year_members_of` and :func:`year_subsets_of`)."""
+    done: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def codes_of(level: str) -> tuple[np.ndarray, np.ndarray]:
+        if level not in done:
+            if level == "region":
+                done[level] = (np.zeros(len(flags), dtype="int64"), np.array([region_name], dtype=object))
+            else:
+                codes, uniques = pd.factorize(flags[level])
+                done[level] = (np.asarray(codes, dtype="int64"), np.asarray(uniques, dtype=object))
+        return done[level]
+
+    return codes_of
+
+
+def year_members_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str, area_codes=None):
     """:func:`year_members` as a function of (level, wanted) that converts ``flags`` once: person
-    and area codes, years and the 0/1 indicators as arrays, reused by every call."""
+    and area codes, years and the 0/1 indicators as arrays, reused by every call. ``area_codes``:
+    :func:`area_codes_of` of ``flags``, where the caller has it."""
     person = pd.factorize(flags["RINPERSOON"])[0]
     year = flags["year"].to_numpy()
     on_count = {c: np.asarray(ind[c]) == 1 for c in ind}
-    areas: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    codes_of = area_codes or area_codes_of(flags, region_name=region_name)
 
     def members_of(level: str, wanted: pd.DataFrame) -> pd.DataFrame:
-        if level not in areas:
-            if level == "region":
-                areas[level] = (np.zeros(len(flags), dtype="int64"), np.array([region_name], dtype=object))
-            else:
-                codes, uniques = pd.factorize(flags[level].to_numpy(dtype=object))
-                areas[level] = (codes, np.asarray(uniques, dtype=object))
-        codes, uniques = areas[level]
+        codes, uniques = codes_of(level)
         lookup = pd.Index(uniques)
         parts = [pd.DataFrame({"person": pd.Series(dtype="int64"), "area": pd.Series(dtype=object),
                                "year": pd.Series(dtype="int64"), "count": pd.Series(dtype=object)})]
@@ -258,23 +271,25 @@ def year_subsets_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str)
     gets a bit mask of the years it is counted in, and a pair fails where some person of the area
     has the bit of year_s and not that of year_t."""
     years = np.unique(flags["year"].to_numpy())
+    codes_of = area_codes_of(flags, region_name=region_name)
     if len(years) > 62:   # more years than bits: compare the member rows instead
-        members_of = year_members_of(flags, ind, region_name=region_name)
+        members_of = year_members_of(flags, ind, region_name=region_name, area_codes=codes_of)
         return lambda level, pairs: disclosure.subset_pairs(members_of(level, pairs[["area", "count"]]
                                                                          .drop_duplicates()), pairs)
     person = pd.factorize(flags["RINPERSOON"])[0].astype("int64")
-    bit = np.left_shift(np.int64(1), np.searchsorted(years, flags["year"].to_numpy()).astype("int64"))
+    # the year bits in the narrowest integer that holds them (less to gather and reduce per count)
+    bit_type = "int16" if len(years) <= 15 else "int32" if len(years) <= 31 else "int64"
+    bit = np.left_shift(np.int64(1), np.searchsorted(years, flags["year"].to_numpy()).astype("int64")).astype(bit_type)
     by_level: dict[str, tuple] = {}
     masks: dict[tuple[str, str], np.ndarray] = {}
 
     def sorted_level(level: str) -> tuple:
         if level not in by_level:
-            if level == "region":
-                codes, uniques = np.zeros(len(flags), dtype="int64"), np.array([region_name], dtype=object)
-            else:
-                codes, uniques = pd.factorize(flags[level])
-                uniques = np.asarray(uniques, dtype=object)
-            order = np.lexsort((person, codes))
+            codes, uniques = codes_of(level)
+            # by area, then person (one integer key; the order of a person's rows within an area does
+            # not matter: their year bits are or-ed)
+            n_person = int(person.max()) + 1 if len(person) else 1
+            order = np.argsort(person if level == "region" else codes * n_person + person)
             order = order[codes[order] >= 0]            # rows without an area count nowhere
             a, p = codes[order], person[order]
             first = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (p[1:] != p[:-1])]) if len(order) else \
@@ -282,41 +297,63 @@ def year_subsets_of(flags: pd.DataFrame, ind: pd.DataFrame, *, region_name: str)
             area_of_group = a[first]
             start = np.searchsorted(area_of_group, np.arange(len(uniques)), side="left")
             end = np.searchsorted(area_of_group, np.arange(len(uniques)), side="right")
-            by_level[level] = (pd.Index(uniques), order, first, start, end)
+            by_level[level] = (pd.Index(uniques), order, first, start, end, bit[order])
         return by_level[level]
 
     def year_masks(level: str, count: str) -> np.ndarray:
         if (level, count) not in masks:
-            _, order, first, _, _ = sorted_level(level)
-            counted = np.where(np.asarray(ind[count])[order] == 1, bit[order], 0)
+            _, order, first, _, _, bits = sorted_level(level)
+            on = np.asarray(ind[count])
+            counted = np.where((on if on.dtype == bool else on == 1)[order], bits, 0)
             masks[(level, count)] = np.bitwise_or.reduceat(counted, first) if len(first) else counted[:0]
         return masks[(level, count)]
 
-    found: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}
+    found: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    n_years = len(years)
 
-    def outside(level: str, count: str, w: int) -> tuple[np.ndarray, np.ndarray]:
-        """For area ``w``: [s, t] true where somebody is counted in year s and not in year t, and
-        [s] true where somebody is counted in year s."""
-        key = (level, count, w)
+    def outside(level: str, count: str) -> tuple[np.ndarray, np.ndarray]:
+        """For every area w of the level: [w, s, t] true where somebody is counted in year s and not
+        in year t, and [w, s] true where somebody is counted in year s."""
+        key = (level, count)
         if key not in found:
-            _, _, _, start, end = sorted_level(level)
-            m = np.unique(year_masks(level, count)[start[w]:end[w]])
-            has = ((m[:, None] >> np.arange(len(years))) & 1).astype("int64")
-            found[key] = ((has.T @ (1 - has)) > 0, has.any(axis=0))
+            uniques, _, _, start, end, _ = sorted_level(level)
+            m = year_masks(level, count)
+            not_in_t = np.zeros((len(uniques), n_years, n_years), dtype=bool)
+            counted = np.zeros((len(uniques), n_years), dtype=bool)
+            if len(m):
+                area = np.repeat(np.arange(len(uniques), dtype="int64"), end - start)   # groups are by area
+                if n_years + int(len(uniques)).bit_length() <= 62:
+                    # the distinct (area, mask) pairs, as one integer each
+                    k = np.sort(pd.unique(area * (np.int64(1) << n_years) + m.astype("int64")))
+                    area, m = k >> n_years, k & ((np.int64(1) << n_years) - 1)
+                has = ((m[:, None] >> np.arange(n_years)) & 1).astype(bool)
+                starts = np.flatnonzero(np.r_[True, area[1:] != area[:-1]])
+                w = area[starts]
+                not_in_t[w] = np.logical_or.reduceat(has[:, :, None] & ~has[:, None, :], starts, axis=0)
+                counted[w] = np.logical_or.reduceat(has, starts, axis=0)
+            found[key] = (not_in_t, counted)
         return found[key]
 
     def subset_of(level: str, pairs: pd.DataFrame) -> np.ndarray:
         lookup = sorted_level(level)[0]
         where = lookup.get_indexer(pairs["area"].to_numpy(dtype=object))
-        ys = np.searchsorted(years, pairs["year_s"].to_numpy())
-        yt = np.searchsorted(years, pairs["year_t"].to_numpy())
+        y_s, y_t = pairs["year_s"].to_numpy(), pairs["year_t"].to_numpy()
+        ys, yt = np.searchsorted(years, y_s), np.searchsorted(years, y_t)
+        # nobody counted in year_s (the empty set: a subset) where the area or the year is unknown
+        asked = (where >= 0) & (ys < n_years)
+        asked[asked] = years[ys[asked]] == y_s[asked]
+        t_known = yt < n_years
+        t_known[t_known] = years[yt[t_known]] == y_t[t_known]
         out = np.ones(len(pairs), dtype=bool)
-        for i, (w, c, s, t, y_s, y_t) in enumerate(zip(where, pairs["count"], ys, yt, pairs["year_s"],
-                                                        pairs["year_t"])):
-            if w < 0 or s >= len(years) or years[s] != y_s:
-                continue                                 # nobody counted in year_s: the empty set
-            not_in_t, counted = outside(level, c, w)
-            out[i] = not (not_in_t[s, t] if t < len(years) and years[t] == y_t else counted[s])
+        rows = np.flatnonzero(asked)
+        count, count_of = pd.factorize(pairs["count"].to_numpy(dtype=object)[rows])
+        for i, c in enumerate(count_of):
+            r = rows[count == i]
+            not_in_t, counted = outside(level, c)
+            w, s_, t_, known = where[r], ys[r], yt[r], t_known[r]
+            isolated = counted[w, s_]
+            isolated[known] = not_in_t[w[known], s_[known], t_[known]]
+            out[r] = ~isolated
         return out
 
     return subset_of
@@ -326,11 +363,11 @@ def released_counts(internal: pd.DataFrame, reasons: pd.DataFrame, *, year: int,
                     counts: tuple[str, ...] = tuple(YA_COUNTS)) -> pd.DataFrame:
     """The released counts of one year and level, long: area, year, count, n."""
     counts = [c for c in counts if c in reasons.columns]
-    n = internal[counts].stack()
-    ok = reasons[counts].reindex(internal.index).isna().stack()
-    n = n[ok.reindex(n.index, fill_value=False).to_numpy(dtype=bool)]
-    return pd.DataFrame({"area": n.index.get_level_values(0).to_numpy(dtype=object), "year": year,
-                         "count": n.index.get_level_values(1).to_numpy(dtype=object), "n": n.to_numpy()})
+    # row by row, count by count (the order of ``internal[counts].stack()``)
+    ok = reasons[counts].reindex(internal.index).isna().to_numpy(dtype=bool).ravel()
+    n = internal[counts].to_numpy().ravel()[ok]
+    return pd.DataFrame({"area": np.repeat(internal.index.to_numpy(dtype=object), len(counts))[ok], "year": year,
+                         "count": np.tile(np.array(counts, dtype=object), len(internal))[ok], "n": n})
 
 
 def decide_years_in_order(internal: dict[int, dict[str, pd.DataFrame]], decide_year, *, members_of,
@@ -359,15 +396,14 @@ def decide_years_in_order(internal: dict[int, dict[str, pd.DataFrame]], decide_y
             if members_of is None and subset_of is None:
                 break
             new = 0
+            current = {}   # this year's released counts per level (published as they are once nothing changes)
             for lvl in levels:
                 done = [y for y in years if y < year]
-                rel = pd.concat([published[(y, lvl)] for y in done]
-                                + [released_counts(internal[year][lvl], reasons[year][lvl], year=year, counts=counts)],
-                                ignore_index=True)
+                current[lvl] = released_counts(internal[year][lvl], reasons[year][lvl], year=year, counts=counts)
+                rel = pd.concat([published[(y, lvl)] for y in done] + [current[lvl]], ignore_index=True)
                 for need, which in ((th.min_n, [population]), (th.min_events, [c for c in counts if c != population])):
                     r = rel[rel["count"].isin(which)]
-                    pairs = disclosure.year_pairs(r, threshold=need)
-                    pairs = pairs[(pairs["year_s"] == year) | (pairs["year_t"] == year)]
+                    pairs = disclosure.year_pairs(r, threshold=need, year=year)
                     if pairs.empty:
                         continue
                     if subset_of is not None:
@@ -387,8 +423,7 @@ def decide_years_in_order(internal: dict[int, dict[str, pd.DataFrame]], decide_y
                 break
         if members_of is not None or subset_of is not None:
             for lvl in levels:
-                published[(year, lvl)] = released_counts(internal[year][lvl], reasons[year][lvl], year=year,
-                                                         counts=counts)
+                published[(year, lvl)] = current[lvl]
     return reasons, protect
 
 
@@ -425,12 +460,15 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
     if flags is not None:
         subset_of = year_subsets_of(flags, counted_by(flags), region_name=region_name)
 
+    memos: dict[int, dict] = {}   # per year: row decisions per set of protected counts, kept when a year is redone
+
     def decide_year(year, protect):
         ancestors = {lvl: t[[c for c in ("region", "gemeente") if c in t.columns and c != lvl]]
                      for lvl, t in internal[year].items()}
         return disclosure.decide(
             internal[year], ancestors=ancestors, th=th, row_rule=disclosure.release_young_adult_row,
-            counts=tuple(YA_COUNTS), extra_rule=lambda row, th: {}, population="n_young_adults", protect=protect)
+            counts=tuple(YA_COUNTS), extra_rule=lambda row, th: {}, population="n_young_adults", protect=protect,
+            memo=memos.setdefault(year, {}))
 
     reasons, protect = decide_years_in_order(
         internal, decide_year, members_of=None, subset_of=subset_of, levels=levels, counts=tuple(YA_COUNTS),
@@ -489,20 +527,93 @@ def suppression_summary(cells: pd.DataFrame) -> pd.DataFrame:
     return out.astype({c: "int64" for c in ("cells", "released", "withheld_primary", "withheld_secondary")})
 
 
-def check_records(cells: pd.DataFrame, *, rounded: bool) -> list[dict]:
-    """The cells as JSON records for the report that leaves: released cells with rule, value and
-    unrounded n (not when counts are rounded: it would undo the rounding); withheld cells with the
-    reason only (their n is what is being protected)."""
+def _check_frame(cells: pd.DataFrame, *, rounded: bool) -> pd.DataFrame:
     d = cells.copy()
     if rounded:
         d["unrounded_n"] = None
     else:
         d["unrounded_n"] = d["unrounded_n"].astype(object).where(d["released"], None)
+    return d
+
+
+def check_records(cells: pd.DataFrame, *, rounded: bool) -> list[dict]:
+    """The cells as JSON records for the report that leaves: released cells with rule, value and
+    unrounded n (not when counts are rounded: it would undo the rounding); withheld cells with the
+    reason only (their n is what is being protected)."""
+    d = _check_frame(cells, rounded=rounded)
     # DataFrame.to_dict("records"), column by column: Python scalars (numpy ones unboxed), no NaN.
     names = list(d.columns)
     columns = [[v.item() if isinstance(v, np.generic) else v for v in d[c].to_numpy(dtype=object)] for c in names]
     return [{k: v for k, v in zip(names, r) if v is not None and not (isinstance(v, float) and v != v)}
             for r in zip(*columns)]
+
+
+def check_records_json(cells: pd.DataFrame, *, rounded: bool) -> str:
+    """``json.dumps(check_records(cells, rounded=rounded), ensure_ascii=False)`` (as
+    :func:`pipeline.io.write_json` writes it), built column by column as text: each value encoded as
+    the json module encodes it, each distinct string once, without a dict per cell."""
+    d = _check_frame(cells, rounded=rounded)
+    columns = []
+    for name in d.columns:
+        key = json.dumps(name, ensure_ascii=False) + ": "
+        s = d[name]
+        if (isinstance(s.dtype, np.dtype) and s.dtype.kind in "iub") or (
+                isinstance(s.dtype, pd.StringDtype) and isinstance(s.dtype.na_value, float)):
+            # numpy integers and booleans, strings missing as NaN: each distinct value encoded once
+            # (missing: code -1, left out as check_records leaves NaN out)
+            codes, uniques = pd.factorize(s)
+            enc = [_json_value(u) for u in uniques.tolist()]
+            columns.append(np.array([None if e is None else key + e for e in enc] + [None], dtype=object)[codes]
+                           .tolist())
+            continue
+        strings: dict[str, str] = {}
+        col = []
+        for v in s.tolist():
+            t = type(v)
+            if v is None:
+                col.append(None)
+            elif t is str:
+                e = strings.get(v)
+                if e is None:
+                    e = strings[v] = key + json.dumps(v, ensure_ascii=False)
+                col.append(e)
+            elif t is float and v - v == 0:          # finite (NaN and infinities go below)
+                col.append(key + float.__repr__(v))
+            elif t is int:
+                col.append(key + int.__repr__(v))
+            else:
+                e = _json_value(v)
+                col.append(None if e is None else key + e)
+        columns.append(col)
+    rows = ["{" + ", ".join([e for e in r if e is not None]) + "}" for r in zip(*columns)]
+    return "[" + ", ".join(rows) + "]"
+
+
+def _json_value(v) -> str | None:
+    """A scalar as ``json.dumps`` (ensure_ascii=False, :func:`pipeline.io.write_json`'s default)
+    writes it inside a record; None where :func:`check_records` leaves it out (None, NaN)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    t = type(v)
+    if t is bool:
+        return "true" if v else "false"
+    if t is int:
+        return int.__repr__(v)
+    if t is float and v not in (float("inf"), float("-inf")):
+        return float.__repr__(v)
+    if t is str:
+        return json.dumps(v, ensure_ascii=False)
+    return json.dumps(v, ensure_ascii=False, default=io._json_default)
+
+
+def output_check_json(head: dict, cells: pd.DataFrame, *, rounded: bool) -> str:
+    """The text :func:`pipeline.io.write_json` writes for ``{**head, "cells": check_records(cells)}``
+    with ``indent=None``."""
+    text = json.dumps({**head, "cells": []}, indent=None, ensure_ascii=False, default=io._json_default)
+    assert text.endswith("[]}")
+    return text[:-3] + check_records_json(cells, rounded=rounded) + "}\n"
 
 
 def output_check_markdown(cells: pd.DataFrame, *, th: Thresholds, files: list[str], figures: dict[str, list[str]],
@@ -636,8 +747,7 @@ def main(argv: list[str]) -> int:
             "thresholds": th.__dict__, "files": files, "figures": figures,
             "suppression": summary.to_dict("records"),
             "areas_released": {lvl: released_areas[lvl] for lvl in ("buurt", "wijk", "gemeente")}}
-    io.write_json({**head, "cells": check_records(cells, rounded=bool(th.round_counts_to))}, a.check_json,
-                  indent=None)
+    io.write_text(output_check_json(head, cells, rounded=bool(th.round_counts_to)), a.check_json)
     io.write_parquet(cells.astype({"value": "float64", "unrounded_n": "int64"}), a.check_internal)
     io.write_text(output_check_markdown(cells, th=th, files=files, figures=figures,
                                         areas=head["areas_released"], synthetic=a.synthetic), a.check_md)

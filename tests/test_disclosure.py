@@ -192,3 +192,36 @@ def test_year_subsets_from_bit_masks_match_the_member_rows():
         want = subset_pairs(members_of(level, pairs[["area", "count"]].drop_duplicates()), pairs)
         assert (subset_of(level, pairs) == want).all()
         assert want.any() and not want.all()
+
+
+def test_year_pairs_with_one_year_are_the_rows_of_all_pairs_with_that_year():
+    # year_pairs(year=...) pairs only that year's rows, in the order of the merge of all rows with all rows.
+    from pipeline.disclosure import year_pairs
+    rng = np.random.default_rng(5)
+    n = 2000
+    r = pd.DataFrame({"area": rng.choice(np.array(list("abcdefg"), dtype=object), n),
+                      "year": rng.integers(2011, 2016, n),
+                      "count": rng.choice(np.array(["x", "y", "z"], dtype=object), n),
+                      "n": rng.integers(0, 30, n)})
+    r = r.drop_duplicates(["area", "year", "count"]).sample(frac=1, random_state=2).reset_index(drop=True)
+    for year in range(2011, 2017):
+        every = year_pairs(r, threshold=10)
+        want = every[(every["year_s"] == year) | (every["year_t"] == year)].reset_index(drop=True)
+        got = year_pairs(r, threshold=10, year=year).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_output_check_json_text_is_json_dumps_of_the_records():
+    # check_records_json writes, column by column, what json.dumps writes for check_records.
+    import json
+    from pipeline import io
+    from pipeline.export import check_records, check_records_json
+    cells = pd.DataFrame({
+        "table": ["t", "t", "t", "t"], "area_code": pd.Series(["a", None, "é\"x", "b"], dtype="str"),
+        "statistic": np.array(["n", "m", "n", "m"], dtype=object), "released": [True, False, True, True],
+        "unrounded_n": [1, 2, 3, 4], "value": pd.Series([1.5, None, float("inf"), -0.0], dtype=object),
+        "reason": pd.Series([None, "primary", np.nan, None], dtype=object),
+        "year": [2019.0, np.nan, 2020.0, 2021.0], "other": pd.Series([np.int64(3), None, 2.5, True], dtype=object)})
+    for rounded in (False, True):
+        want = json.dumps(check_records(cells, rounded=rounded), ensure_ascii=False, default=io._json_default)
+        assert check_records_json(cells, rounded=rounded) == want
