@@ -51,6 +51,26 @@ def _digits_as_number(s: pd.Series, *, digits: str) -> pd.Series:
     return pd.Series(num, index=s.index, dtype="float64")
 
 
+# _EMPTY_RIN for RE2 on ASCII text: Python's \s there is [\t\n\v\f\r\x1c-\x1f ] (RE2's lacks \v, \x1c-\x1f)
+_EMPTY_RIN_ASCII = r"^[\t\n\x0b\x0c\r\x1c-\x1f ]*-*[\t\n\x0b\x0c\r\x1c-\x1f ]*$"
+
+
+def _empty_rin(rin: pd.Series) -> pd.Series:
+    """``rin.fillna("").str.fullmatch(_EMPTY_RIN)``: empty or dashes only, missing counting as empty;
+    in Arrow when every value is an ASCII string."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    filled = rin.fillna("")
+    try:
+        arr = pa.array(filled.to_numpy(dtype=object), type=pa.string())
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+        arr = None
+    if arr is None or arr.null_count or (len(arr) and not pc.all(pc.string_is_ascii(arr)).as_py()):
+        return filled.str.fullmatch(_EMPTY_RIN)
+    hit = pc.match_substring_regex(arr, _EMPTY_RIN_ASCII).to_numpy(zero_copy_only=False)
+    return pd.Series(hit, index=rin.index, dtype=bool)
+
+
 def link_parents(kids: pd.DataFrame, persons: pd.DataFrame, parents: pd.DataFrame, *, min_gap: int,
                  attrition: io.Attrition | None = None) -> pd.DataFrame:
     """Add the counted ``father`` and ``mother`` RIN (None when not counted) and ``n_parents``.
@@ -77,14 +97,18 @@ def link_parents(kids: pd.DataFrame, persons: pd.DataFrame, parents: pd.DataFram
     out = io.checked_merge(kids, rows.drop(columns="RINPERSOONS"), on="RINPERSOON", how="left",
                            validate="1:1", what="persons -> KINDOUDERTAB")
     kid_m = out["birth_year"] * 12 + out["birth_month"]
-    born = persons.set_index("RINPERSOON")
-    born_m = born["birth_year"] * 12 + born["birth_month"].fillna(12)
-    for role, s_col, r_col in (("father", "RINPERSOONSpa", "RINPERSOONpa"),
-                               ("mother", "RINPERSOONSMa", "RINPERSOONMa")):
+    roles = (("father", "RINPERSOONSpa", "RINPERSOONpa"), ("mother", "RINPERSOONSMa", "RINPERSOONMa"))
+    # rin.map(born_m) for both roles at once: positions in persons' RINs (unique: clean_persons)
+    born_m = (persons["birth_year"] * 12 + persons["birth_month"].fillna(12)).to_numpy(dtype="float64")
+    at = io.positions_in(np.concatenate([out[r_col].to_numpy(dtype=object) for _, _, r_col in roles]),
+                         io.arrow_strings(persons["RINPERSOON"]))
+    parent_m = dict(zip([role for role, _, _ in roles], np.split(io.take(born_m, at, fill=np.nan), [len(out)])))
+    del at
+    for role, s_col, r_col in roles:
         rin = out[r_col].astype(object)
-        present = rin.notna() & ~rin.fillna("").str.fullmatch(_EMPTY_RIN)
+        present = rin.notna() & ~_empty_rin(rin)
         ok = present & (out[s_col] == "R") & (rin != out["RINPERSOON"])
-        pm = rin.map(born_m)
+        pm = pd.Series(parent_m[role], index=rin.index)
         ok &= pm.notna() & (kid_m - pm >= min_gap * 12)
         out[role] = rin.where(ok, None).astype(object)
         io.log.info("%s links: %d present, %d counted (R, not self, in GBAPERSOONTAB, >= %d years older)",
