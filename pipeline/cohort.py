@@ -99,14 +99,18 @@ def link_parents(kids: pd.DataFrame, persons: pd.DataFrame, parents: pd.DataFram
     out = io.checked_merge(kids, rows.drop(columns="RINPERSOONS"), on="RINPERSOON", how="left",
                            validate="1:1", what="persons -> KINDOUDERTAB")
     kid_m = out["birth_year"] * 12 + out["birth_month"]
-    born = persons.set_index("RINPERSOON")
-    born_m = born["birth_year"] * 12 + born["birth_month"].fillna(12)
-    for role, s_col, r_col in (("father", "RINPERSOONSpa", "RINPERSOONpa"),
-                               ("mother", "RINPERSOONSMa", "RINPERSOONMa")):
+    roles = (("father", "RINPERSOONSpa", "RINPERSOONpa"), ("mother", "RINPERSOONSMa", "RINPERSOONMa"))
+    # rin.map(born_m) for both roles at once: positions in persons' RINs (unique: clean_persons)
+    born_m = (persons["birth_year"] * 12 + persons["birth_month"].fillna(12)).to_numpy(dtype="float64")
+    at = io.positions_in(np.concatenate([out[r_col].to_numpy(dtype=object) for _, _, r_col in roles]),
+                         io.arrow_strings(persons["RINPERSOON"]))
+    parent_m = dict(zip([role for role, _, _ in roles], np.split(io.take(born_m, at, fill=np.nan), [len(out)])))
+    del at
+    for role, s_col, r_col in roles:
         rin = out[r_col].astype(object)
         present = rin.notna() & ~_empty_rin(rin)
         ok = present & (out[s_col] == "R") & (rin != out["RINPERSOON"])
-        pm = rin.map(born_m)
+        pm = pd.Series(parent_m[role], index=rin.index)
         ok &= pm.notna() & (kid_m - pm >= min_gap * 12)
         out[role] = rin.where(ok, None).astype(object)
         io.log.info("%s links: %d present, %d counted (R, not self, in GBAPERSOONTAB, >= %d years older)",

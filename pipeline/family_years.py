@@ -84,7 +84,7 @@ def read_family_years(path: str | Path):
 def family_frames(table, *, years: list[int]) -> dict[int, pd.DataFrame]:
     """The table of :func:`read_family_years` as {year: its rows} (strings as object dtype, a fresh
     RangeIndex; a year without rows gets an empty frame), as ``child_statuses`` takes them."""
-    family = io.object_strings(table.to_pandas())
+    family = io.frame_object_strings(table.to_pandas())
     by = {int(y): g.reset_index(drop=True) for y, g in family.groupby("year", sort=True)}
     empty = family.iloc[:0].reset_index(drop=True)
     return {y: by.get(y, empty) for y in years}

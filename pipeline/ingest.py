@@ -63,7 +63,7 @@ def ingest_table(source: str | Path, *, table: str, target_year: int | None = No
     """The table's needed columns as one typed frame (strings as object dtype, as read back from
     the Parquet file); area columns renamed to gem/wc/bc."""
     (t,) = ingest_pieces(source, table=table, target_year=target_year, chunk_rows=None)
-    return io.object_strings(t.to_pandas())
+    return io.frame_object_strings(t.to_pandas())
 
 
 def main(argv: list[str]) -> int:

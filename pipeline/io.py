@@ -267,7 +267,7 @@ def _arrow_column(s: pd.Series, col: Col, *, path: Path, table: str, warn: bool)
                     from_pandas=True)
 
 
-def object_strings(df: pd.DataFrame) -> pd.DataFrame:
+def frame_object_strings(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with every string column as object dtype, missing values None (as pandas 2.2 in
     Remote Access gives them; pandas 3 would give its str dtype)."""
     for c in df.columns:
@@ -493,8 +493,42 @@ def _atomic(path: Path, write) -> None:
         raise
 
 
-def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
-    _atomic(Path(path), lambda p: df.to_parquet(p, index=False))
+def write_parquet(df: pd.DataFrame, path: str | Path, *, strings_as_object: bool = False) -> None:
+    """``df.to_parquet(path, index=False)``, written atomically. With ``strings_as_object``, the
+    Arrow-backed string columns are written as the same columns of object dtype would be (the
+    same file, pandas metadata included), without making a Python string per value."""
+    strings = [c for c in df.columns if _arrow_backed(df[c])] if strings_as_object else []
+    table = _objects_table(df, strings) if strings else None
+    if table is None:
+        if strings:   # the plain way: the Python strings after all
+            df = df.assign(**{c: pd.Series(object_strings(df[c]), index=df.index, dtype=object) for c in strings})
+        _atomic(Path(path), lambda p: df.to_parquet(p, index=False))
+        return
+    import pyarrow.parquet as pq
+    _atomic(Path(path), lambda p: pq.write_table(table, p, compression="snappy"))
+
+
+def _objects_table(df: pd.DataFrame, strings: list[str]):
+    """``pa.Table.from_pandas(df, preserve_index=False)`` as if the ``strings`` columns (Arrow-backed)
+    were object columns of str and None: their type and the pandas metadata are those of a one-row
+    stand-in frame whose object-like columns hold their first value present. None (write as
+    pandas does) when ``df`` has no rows or Arrow cannot do it."""
+    import pyarrow as pa
+    if not len(df):
+        return None
+    stand_in = df.iloc[:1].copy()
+    for c in df.columns:
+        if c in strings or pd.api.types.is_object_dtype(df[c].dtype):
+            first = df[c].first_valid_index()
+            value = None if first is None else df[c].at[first]
+            stand_in[c] = pd.Series([value if c not in strings or value is None else str(value)],
+                                    index=stand_in.index, dtype=object)
+    try:
+        schema = pa.Schema.from_pandas(stand_in, preserve_index=False)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return table.cast(schema).replace_schema_metadata(schema.metadata)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
 
 
 def write_parquet_pieces(pieces: Iterable, path: str | Path) -> int:
@@ -537,11 +571,13 @@ def write_parquet_pieces(pieces: Iterable, path: str | Path) -> int:
 
 
 def read_parquet(path: str | Path, columns: list[str] | None = None, *,
-                 rows_in: tuple[str, Iterable] | None = None) -> pd.DataFrame:
+                 rows_in: tuple[str, Iterable] | None = None, arrow_strings: bool = False) -> pd.DataFrame:
     """A Parquet file with strings as object dtype; ``rows_in=(column, values)`` reads only the
     rows whose ``column`` is one of ``values`` (filtered in Arrow, before pandas sees them; the
     rows keep their order, the index is a fresh RangeIndex). ``values`` may be a pyarrow array
-    (built once for several files)."""
+    (built once for several files). ``arrow_strings=True`` leaves the strings as pandas reads
+    them (Arrow-backed on pandas 3: no Python string per value; object on pandas 2), for steps
+    that only join on them (see :func:`key_codes`, :func:`joined_strings`, :func:`object_strings`)."""
     if rows_in is None:
         df = pd.read_parquet(path, columns=columns)
     else:
@@ -561,8 +597,10 @@ def read_parquet(path: str | Path, columns: list[str] | None = None, *,
             table = table.select(columns)
         df = table.to_pandas()
         del table
+    if arrow_strings:
+        return df
     # Remote Access runs pandas 2.2 (object strings); keep one behaviour on pandas 3 too.
-    return object_strings(df)
+    return frame_object_strings(df)
 
 
 def parquet_columns(path: str | Path) -> list[str]:
@@ -628,11 +666,16 @@ def key_codes(frames: list[pd.DataFrame], on: str | list[str]) -> list[np.ndarra
     """
     on = [on] if isinstance(on, str) else list(on)
     sizes = np.cumsum([0] + [len(f) for f in frames])
+    if len(on) > 1 and (joined := _joined_key(frames, on)) is not None:
+        code, _ = _encode_arrow(joined)   # one string per row for the whole key
+        return [code[sizes[i]:sizes[i + 1]] for i in range(len(frames))]
     code = None
     for col in on:
         values = [f[col] for f in frames]
         if all(pd.api.types.is_numeric_dtype(v.dtype) or pd.api.types.is_bool_dtype(v.dtype) for v in values):
             c, k = _factorize(np.concatenate([v.to_numpy() for v in values]))
+        elif any(_arrow_backed(v) for v in values) and (arrs := _arrow_string_arrays(values)) is not None:
+            c, k = _encode_arrow(arrs)   # Arrow-backed strings: no Python string per value
         else:
             c, k = _factorize(np.concatenate([v.to_numpy(dtype=object) for v in values]))
         if code is None:
@@ -658,11 +701,154 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64, copy=False), len(uniques)
 
 
+def _arrow_backed(values: pd.Series) -> bool:
+    """Whether ``values`` holds Arrow strings (pandas 3's str dtype, or ``pd.ArrowDtype`` string)."""
+    import pyarrow as pa
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        return True
+    t = getattr(values.dtype, "pyarrow_dtype", None) if isinstance(values.dtype, pd.ArrowDtype) else None
+    return t is not None and (pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _arrow_string_arrays(values: list[pd.Series]) -> list | None:
+    """``values`` as pyarrow large_string chunked arrays (missing values null), or None when one
+    of them holds something other than strings."""
+    import pyarrow as pa
+    out = []
+    for v in values:
+        if _arrow_backed(v):
+            arr = pa.array(v.array)   # the Arrow data itself (__arrow_array__), no copy
+            arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+            out.append(arr if arr.type == pa.large_string() else arr.cast(pa.large_string()))
+            continue
+        try:
+            out.append(pa.chunked_array([pa.array(v.to_numpy(dtype=object), type=pa.large_string(),
+                                                  from_pandas=True)]))
+        except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+            return None
+    return out
+
+
+def _joined_key(frames: list[pd.DataFrame], on: list[str]) -> list | None:
+    """The ``on`` strings of each row joined into one (pyarrow chunked arrays, one per frame) when
+    that keeps keys apart: every column a string column without missing values, and each column
+    but the last of one byte length throughout (as RINPERSOONS, SOORTOBJECTNUMMER), so that two
+    rows' joined strings are equal exactly when their keys are. Else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    if not all(_arrow_backed(f[c]) or pd.api.types.is_object_dtype(f[c].dtype) for f in frames for c in on):
+        return None
+    cols = []
+    for c in on:
+        arrs = _arrow_string_arrays([f[c] for f in frames])
+        if arrs is None or any(a.null_count for a in arrs):
+            return None
+        cols.append(arrs)
+    for arrs in cols[:-1]:
+        lengths = [pc.min_max(pc.binary_length(a)) for a in arrs if len(a)]
+        if len({v for mm in lengths for v in (mm["min"].as_py(), mm["max"].as_py())}) > 1:
+            return None
+    sep = pa.scalar("", pa.large_string())
+    return [pc.binary_join_element_wise(*(cols[j][i] for j in range(len(on))), sep) for i in range(len(frames))]
+
+
+def _encode_arrow(arrays: list) -> tuple[np.ndarray, int]:
+    """Dense int64 codes of the values of ``arrays`` (pyarrow large_string chunked arrays, one
+    after the other), missing values as one more value; the number of codes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    chunks = [ch for a in arrays for ch in a.chunks]
+    if not sum(len(ch) for ch in chunks):
+        return np.zeros(0, dtype=np.int64), 0
+    enc = pc.dictionary_encode(pa.concat_arrays(chunks), null_encoding="encode")
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(enc.dictionary)
+
+
+def joined_strings(left: pd.Series, right: pd.Series) -> pd.Series:
+    """``left + right`` of two string columns (missing where either is missing), as Arrow strings
+    (``pd.ArrowDtype``) with ``left``'s index when both columns are strings; otherwise the object
+    Series ``(left + right).astype(object)``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    arrs = _arrow_string_arrays([left, right])
+    if arrs is None:
+        return (left + right).astype(object)
+    joined = pc.binary_join_element_wise(arrs[0], arrs[1], pa.scalar("", pa.large_string()))   # null if either is
+    return pd.Series(pd.arrays.ArrowExtensionArray(joined), index=left.index, name=None)
+
+
+def arrow_strings(values: pd.Series | np.ndarray):
+    """A string column (object or Arrow-backed; missing values None or NaN) as one pyarrow
+    large_string array, missing values null."""
+    import pyarrow as pa
+    if isinstance(values, np.ndarray):
+        values = pd.Series(values, dtype=object)
+    arrs = _arrow_string_arrays([values])
+    if arrs is None:
+        raise TypeError("not a column of strings")
+    return arrs[0].combine_chunks()
+
+
+def positions_in(values: pd.Series | np.ndarray, keys) -> np.ndarray:
+    """For each of ``values`` (strings) the position of its first occurrence in ``keys`` (a
+    pyarrow array from :func:`arrow_strings`), -1 where it does not occur; a missing value finds
+    a missing key (as ``pd.Index.get_indexer`` does)."""
+    import pyarrow.compute as pc
+    at = pc.index_in(arrow_strings(values), value_set=keys, skip_nulls=False)
+    return pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def object_strings(values: pd.Series) -> np.ndarray:
+    """A string column as an object array (missing values as None when Arrow-backed)."""
+    import pyarrow as pa
+    if _arrow_backed(values):
+        return pa.array(values.array).to_numpy(zero_copy_only=False)
+    return values.to_numpy(dtype=object)
+
+
+def sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """``pd.factorize(values, sort=True)`` for an object array: each value's rank among the
+    distinct values (-1 for missing values) and the number of distinct values. Strings are
+    ranked in Arrow (UTF-8 byte order, which is Python's order of str); other values, or strings
+    Arrow cannot take, go through ``pd.factorize``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    try:
+        arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes.astype(np.int64, copy=False), len(uniques)
+    enc = pc.dictionary_encode(arr)   # nulls stay null in the indices
+    order = pc.array_sort_indices(enc.dictionary).to_numpy(zero_copy_only=False)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    idx = enc.indices
+    codes = rank[pc.fill_null(idx, 0).to_numpy(zero_copy_only=False)] if len(order) else np.zeros(len(idx), np.int64)
+    if idx.null_count:
+        codes[idx.is_null().to_numpy(zero_copy_only=False)] = -1
+    return codes, len(order)
+
+
 def duplicated_codes(codes: np.ndarray) -> np.ndarray:
     """``duplicated(keep=False)`` on codes from :func:`key_codes`: rows whose key occurs more than once."""
     if not len(codes):
         return np.zeros(0, dtype=bool)
     return np.bincount(codes)[codes] > 1
+
+
+def duplicated_keys(frame: pd.DataFrame, on: str | list[str]) -> np.ndarray:
+    """``frame.duplicated(on, keep=False)`` (missing values equal, as in :func:`key_codes`): rows
+    whose key occurs more than once. Rows already in strictly increasing key order (as CBS
+    delivers its tables) have no repeated key: then nothing is hashed."""
+    import pyarrow.compute as pc
+    on = [on] if isinstance(on, str) else list(on)
+    joined = _joined_key([frame], on) if len(on) > 1 else _arrow_string_arrays([frame[on[0]]])
+    if joined is not None and not joined[0].null_count:
+        key = joined[0].combine_chunks()
+        if len(key) < 2 or pc.all(pc.less(key.slice(0, len(key) - 1), key.slice(1))).as_py():
+            return np.zeros(len(frame), dtype=bool)
+    (codes,) = key_codes([frame], on)
+    return duplicated_codes(codes)
 
 
 def first_codes(codes: np.ndarray) -> np.ndarray:
@@ -685,6 +871,14 @@ def checked_lookup(left: pd.DataFrame, right: pd.DataFrame, *, on: str | list[st
     if how not in ("left", "inner") or validate not in ("m:1", "1:1"):
         raise ValueError(f"checked_lookup does how='left'/'inner' with validate='m:1'/'1:1', not {how}, {validate}")
     lc, rc = key_codes([left, right], on)
+    return lookup_codes(lc, rc, what=what, how=how, validate=validate)
+
+
+def lookup_codes(lc: np.ndarray, rc: np.ndarray, *, what: str, how: str = "left", validate: str = "m:1") -> np.ndarray:
+    """:func:`checked_lookup` on the keys' codes (``lc``, ``rc`` from one :func:`key_codes` call
+    over both sides), for callers that have the codes already; the same checks and log line."""
+    if how not in ("left", "inner") or validate not in ("m:1", "1:1"):
+        raise ValueError(f"lookup_codes does how='left'/'inner' with validate='m:1'/'1:1', not {how}, {validate}")
     if duplicated_codes(rc).any():
         raise pd.errors.MergeError("Merge keys are not unique in right dataset; not a many-to-one merge")
     if validate == "1:1" and duplicated_codes(lc).any():
@@ -694,7 +888,7 @@ def checked_lookup(left: pd.DataFrame, right: pd.DataFrame, *, on: str | list[st
     out = pos[lc]
     matched = int((out >= 0).sum())
     log.info("join %s (%s, %s): left %d rows, right %d rows, matched %d, result %d rows", what, how, validate,
-             len(left), len(right), matched, len(left) if how == "left" else matched)
+             len(lc), len(rc), matched, len(lc) if how == "left" else matched)
     return out
 
 

@@ -74,33 +74,51 @@ def year_end_places(people: pd.DataFrame, spells: pd.DataFrame, areas: pd.DataFr
     row, year = row[keep], year[keep]
     # Per (year, person) the covering spell with the latest start, then the lowest RINOBJECTNUMMER
     # (the rank of the string, as sort_values orders object strings; missing last), then the first row.
-    robj, uniq = pd.factorize(rinobj, sort=True)
-    robj = np.where(robj < 0, len(uniq), robj)
-    del uniq
-    order = np.lexsort((robj[row], -start[row], pids[row], year))   # a stable sort, last key first
-    row, year = row[order], year[order]
-    pid = pids[row]
+    # The rows by (year, person) as one int64 (a stable sort: a group's rows keep their order); only
+    # groups with several spells are sorted further, on the ranks of their own RINOBJECTNUMMERs.
+    group = (year - yrs[0]) * np.int64(len(who)) + pids[row]
+    order = np.argsort(group, kind="stable")
+    row, year, group = row[order], year[order], group[order]
     first = np.ones(len(row), dtype=bool)
-    first[1:] = (year[1:] != year[:-1]) | (pid[1:] != pid[:-1])
-    row, year, pid = row[first], year[first], pid[first]
-    del order, first, robj
-    # Strings stay object dtype (pandas 3 would infer its str dtype from an object array).
-    located = pd.DataFrame({"year": year, "pid": pid, "SOORTOBJECTNUMMER": pd.Series(soort[row], dtype=object),
-                            "RINOBJECTNUMMER": pd.Series(rinobj[row], dtype=object)})
-    del soort, rinobj, row, start, end, birth, pids
-    at = io.checked_lookup(located, areas, on=OBJ, what="young adults' addresses -> VSLGWBTAB")
+    first[1:] = group[1:] != group[:-1]
+    size = np.diff(np.append(np.flatnonzero(first), len(row)))
+    several = np.flatnonzero(np.repeat(size > 1, size))
+    if len(several):
+        robj, n_obj = io.sorted_codes(rinobj[row[several]])   # pd.factorize(..., sort=True)
+        robj = np.where(robj < 0, n_obj, robj)
+        best = several[np.lexsort((robj, -start[row[several]], group[several]))]   # stable, last key first
+        lead = np.ones(len(best), dtype=bool)
+        lead[1:] = group[best[1:]] != group[best[:-1]]
+        first[several] = False
+        first[best[lead]] = True
+        del robj, best, lead
+    row, year = row[first], year[first]
+    pid = pids[row]
+    del order, first, group, size, several
+    # The join of the located rows' objects to VSLGWBTAB on codes of the spells' objects (coded
+    # once per spell, not per year end; strings stay object dtype, not pandas 3's inferred str).
+    obj, area_obj = io.key_codes([pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(OBJ, (soort, rinobj))}),
+                                  areas], OBJ)
+    located = pd.DataFrame({"year": year, "pid": pid})
+    at = io.lookup_codes(obj[row], area_obj, what="young adults' addresses -> VSLGWBTAB")
+    del soort, rinobj, row, start, end, birth, pids, obj, area_obj
     found = at >= 0
-    geo = {c: io.take(areas[c].to_numpy(dtype=object), at, fill=None) for c in ("gemeente", "wijk", "buurt")}
-    coded = found & pd.notna(geo["gemeente"]) & pd.notna(geo["wijk"]) & pd.notna(geo["buurt"])
-    inside = coded & pd.Series(geo["gemeente"], dtype=object).isin(region).to_numpy()
+    # The codes' tests on the VSLGWBTAB rows, then taken to the located rows (no row: None, not coded).
+    geo = {c: areas[c].to_numpy(dtype=object) for c in ("gemeente", "wijk", "buurt")}
+    area_coded = pd.notna(geo["gemeente"]) & pd.notna(geo["wijk"]) & pd.notna(geo["buurt"])
+    area_inside = area_coded & pd.Series(geo["gemeente"], dtype=object).isin(region).to_numpy()
+    coded = io.take(area_coded, at, fill=False)
+    inside = io.take(area_inside, at, fill=False)
+    del area_coded, area_inside
     y = located["year"].to_numpy()
     for yr in yrs:
-        at = y == yr
-        counts[yr].update(located=int(at.sum()), found=int((at & found).sum()), coded=int((at & coded).sum()),
-                          inside=int((at & inside).sum()))
+        here = y == yr
+        counts[yr].update(located=int(here.sum()), found=int((here & found).sum()), coded=int((here & coded).sum()),
+                          inside=int((here & inside).sum()))
     pid = located["pid"].to_numpy()[inside]
+    at = at[inside]   # all >= 0
     text = {"RINPERSOONS": who["RINPERSOONS"].to_numpy()[pid], "RINPERSOON": who["RINPERSOON"].to_numpy()[pid],
-            "gemeente": geo["gemeente"][inside], "wijk": geo["wijk"][inside], "buurt": geo["buurt"][inside]}
+            "gemeente": geo["gemeente"][at], "wijk": geo["wijk"][at], "buurt": geo["buurt"][at]}
     placed = pd.DataFrame({"year": y[inside], **{k: pd.Series(v, dtype=object) for k, v in text.items()}})
     return placed, counts
 
@@ -116,7 +134,7 @@ def young_adults_year(people: pd.DataFrame, placed: pd.DataFrame, py: pd.DataFra
     attrition.record(f"{what}: gemeente, wijk and buurt code known", before=counts["found"], after=counts["coded"])
     attrition.record(f"{what}: in the study region", before=counts["coded"], after=counts["inside"])
     age = year - people["birth_year"]
-    aged = people[age.between(*ages)]
+    aged = people.loc[age.between(*ages).to_numpy(), KEY + ["father", "mother"]]
     # The inner 1:1 join as positions: the placed rows (in order) with their person row.
     at = io.checked_lookup(placed, aged, on=KEY, how="inner", validate="1:1", what="young adults -> persons")
     hit = at >= 0
@@ -125,21 +143,22 @@ def young_adults_year(people: pd.DataFrame, placed: pd.DataFrame, py: pd.DataFra
           "gemeente": placed["gemeente"].to_numpy(dtype=object)[hit], "wijk": placed["wijk"].to_numpy(dtype=object)[hit],
           "father": aged["father"].to_numpy(dtype=object)[at], "mother": aged["mother"].to_numpy(dtype=object)[at]}
     del aged, at, hit
-    # py.reindex(...) of the first "R" row per RINPERSOON as positions (-1: no row)
+    # py.reindex(...) of the first "R" row per RINPERSOON as positions (-1: no row): index_in gives
+    # the position of a value's first row, so py needs no de-duplication first.
     py = py[(py["RINPERSOONS"] == "R").to_numpy()]
-    (codes,) = io.key_codes([py], "RINPERSOON")
-    py = py[io.first_codes(codes)]
-    del codes
-    cols = {"hh": py["hh"].to_numpy(dtype=object)}
+    # hh as codes (equal exactly when the strings are, missing values equal to each other as None
+    # == None): the comparisons below need no Python strings; -1 (no row) equals no code.
+    (hh_code,) = io.key_codes([py], "hh")
+    cols = {"hh": hh_code}
     for c in ("valid", "poor", "lt_poor"):   # reindex + fillna(False).astype(bool)
         cols[c] = pd.Series(py[c].to_numpy()).fillna(False).astype(bool).to_numpy()
-    # py is unique on RINPERSOON now: one hash table for the three lookups (as status._lookup)
-    index = pd.Index(py["RINPERSOON"].to_numpy(dtype=object))
-
-    def lookup(rin: np.ndarray) -> np.ndarray:
-        return index.get_indexer(rin)
-
-    own = lookup(ya["RINPERSOON"])
+    # The three lookups (own, father's, mother's row) in one: one hash table of py's RINPERSOON.
+    n = len(ya["RINPERSOON"])
+    rows = io.positions_in(np.concatenate([ya["RINPERSOON"]] + [
+        pd.Series(ya[role], dtype=object).fillna("").to_numpy(dtype=object) for role in ("father", "mother")]),
+        io.arrow_strings(py["RINPERSOON"]))
+    own, parent_rows = rows[:n], {"father": rows[n:2 * n], "mother": rows[2 * n:]}
+    del rows
     valid = io.take(cols["valid"], own, fill=False)
     n1 = len(valid)
     ya = {k: v[valid] for k, v in ya.items()}
@@ -152,8 +171,8 @@ def young_adults_year(people: pd.DataFrame, placed: pd.DataFrame, py: pd.DataFra
     hh = cols["hh"][own]
     flags = {}
     for role in ("father", "mother"):
-        prow = lookup(pd.Series(ya[role], dtype=object).fillna("").to_numpy(dtype=object))
-        flags[f"{role}_hh"] = io.take(cols["hh"], prow, fill=np.nan)
+        prow = parent_rows[role][valid]
+        flags[f"{role}_hh"] = io.take(cols["hh"], prow, fill=-1)
         flags[f"{role}_valid"] = io.take(cols["valid"], prow, fill=False)
         flags[f"{role}_poor"] = io.take(cols["poor"], prow, fill=False)
     out["away"] = (hh != flags["father_hh"]) & (hh != flags["mother_hh"])
@@ -207,6 +226,7 @@ def place_young_adults(persons: str | Path, parents: str | Path, addresses: str 
     places on 31 December of those years (:func:`year_end_places`), from the ingested Parquet
     files. Nothing here reads an income year, so the workflow runs it beside the income years'
     ingest; returns (people, placed, counts)."""
+    import pyarrow.compute as pc
     lo, hi = min(years) - ages[1], max(years) - ages[0]
     # Sex and generation are not used here: clean_persons gives them as "-" when not read.
     people = clean_persons(io.read_parquet(persons, columns=["RINPERSOONS", "RINPERSOON", "GBAGEBOORTEJAAR",
@@ -217,10 +237,12 @@ def place_young_adults(persons: str | Path, parents: str | Path, addresses: str 
     people = link_parents(people, everyone, io.read_parquet(parents), min_gap=min_parent_age_gap,
                           attrition=attrition)
     del everyone
-    spells = clean_addresses(io.read_parquet(addresses, rows_in=("RINPERSOON", set(people["RINPERSOON"]))))
+    spells = clean_addresses(io.read_parquet(addresses, rows_in=("RINPERSOON", pc.unique(io.arrow_strings(
+        people["RINPERSOON"])))))
     # Only the VSLGWBTAB rows of objects these persons lived at: an object key (SOORTOBJECTNUMMER,
     # RINOBJECTNUMMER) has one RINOBJECTNUMMER, so clean_areas drops the same duplicated keys.
-    places = clean_areas(io.read_parquet(areas, rows_in=("RINOBJECTNUMMER", pd.unique(spells["RINOBJECTNUMMER"]))))
+    places = clean_areas(io.read_parquet(areas, rows_in=("RINOBJECTNUMMER", pc.unique(io.arrow_strings(
+        spells["RINOBJECTNUMMER"])))))
     placed, counts = year_end_places(people, spells, places, years=sorted(years), ages=ages, region=region)
     return people[KEY + ["birth_year", "father", "mother"]].reset_index(drop=True), placed, counts
 
@@ -249,6 +271,7 @@ def young_adults_flags(people: pd.DataFrame, placed: pd.DataFrame, counts: dict[
                        attrition: io.Attrition) -> pd.DataFrame:
     """Per income year the person-level flags of :func:`young_adults_year`, reading of each year's
     person-year file only the rows of that year's placed young adults and their parents."""
+    import pyarrow.compute as pc
     flags = []
     rin = pd.Index(people["RINPERSOON"])   # unique (clean_persons); its hash table is built once
     parents = people[["father", "mother"]].to_numpy(dtype=object)
@@ -261,10 +284,11 @@ def young_adults_flags(people: pd.DataFrame, placed: pd.DataFrame, counts: dict[
         # counted parents, and "" (the key a missing parent is looked up with).
         at = rin.get_indexer(here["RINPERSOON"])
         fam = parents[at[at >= 0]].ravel()
-        lookup = set(here["RINPERSOON"]) | set(fam[pd.notna(fam)]) | {""}
+        lookup = pc.unique(io.arrow_strings(np.concatenate([here["RINPERSOON"].to_numpy(dtype=object),
+                                                            fam[pd.notna(fam)], np.array([""], dtype=object)])))
         del at, fam
         py = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON", "hh", "valid", "poor", "lt_poor"],
-                             rows_in=("RINPERSOON", lookup))
+                             rows_in=("RINPERSOON", lookup), arrow_strings=True)
         io.log.info("%d: %d person-year rows of %d young adults in the region and their parents", year, len(py),
                     len(here))
         flags.append(young_adults_year(people, here, py, year=year, ages=ages, counts=counts[year],
