@@ -868,8 +868,6 @@ def checked_lookup(left: pd.DataFrame, right: pd.DataFrame, *, on: str | list[st
     raises ``pd.errors.MergeError`` as its validate does. Taking the columns at these positions
     is the join, without pd.merge's hashing of object keys and building a frame of both sides.
     """
-    if how not in ("left", "inner") or validate not in ("m:1", "1:1"):
-        raise ValueError(f"checked_lookup does how='left'/'inner' with validate='m:1'/'1:1', not {how}, {validate}")
     lc, rc = key_codes([left, right], on)
     return lookup_codes(lc, rc, what=what, how=how, validate=validate)
 

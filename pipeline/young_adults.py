@@ -234,8 +234,9 @@ def place_young_adults(persons: str | Path, parents: str | Path, addresses: str 
                            attrition=io.Attrition("young_adults"))
     everyone = people
     people = people[people["birth_year"].between(lo, hi)]
-    people = link_parents(people, everyone, io.read_parquet(parents), min_gap=min_parent_age_gap,
-                          attrition=attrition)
+    # Only these persons' KINDOUDERTAB rows: link_parents keeps no other rows.
+    people = link_parents(people, everyone, io.read_parquet(parents, rows_in=("RINPERSOON", pc.unique(
+        io.arrow_strings(people["RINPERSOON"])))), min_gap=min_parent_age_gap, attrition=attrition)
     del everyone
     spells = clean_addresses(io.read_parquet(addresses, rows_in=("RINPERSOON", pc.unique(io.arrow_strings(
         people["RINPERSOON"])))))
