@@ -423,17 +423,43 @@ rule geography:
         " --columns {params.columns:q} --region {params.region} --out {output:q} 2> {log:q}"
 
 
+YA_TABLES = expand(f"{T}/young_adults_{{level}}.csv", level=["gemeente", "wijk", "region"])
+
+
+rule export_young_adults:
+    input:
+        young_adults=expand(f"{P}/young_adults/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
+        persons=f"{P}/young_adults/young_adults_persons.parquet",
+        areas=f"{P}/geography/areas.parquet",
+        code=[src("export"), src("disclosure"), src("export_young_adults")],
+    output:
+        YA_TABLES,
+        cells=f"{P}/export/young_adults_cells.parquet",
+    params:
+        d=config["disclosure"],
+        rounding=config["disclosure"]["round_counts_to"] or 0,
+        region_name=REGION_NAME,
+    log:
+        "logs/export_young_adults.log",
+    benchmark:
+        "benchmarks/export_young_adults.tsv"
+    shell:
+        "{PY:q} -m pipeline export_young_adults --young-adults-dir {P}/young_adults --areas {input.areas:q}"
+        " --region-name {params.region_name:q} --min-n {params.d[min_n]} --min-events {params.d[min_events]}"
+        " --min-df {params.d[min_df]} --round-counts-to {params.rounding} --tables-dir {T}"
+        " --cells {output.cells:q} 2> {log:q}"
+
+
 rule export:
     input:
         measures=expand(f"{P}/measures/measures_{{level}}.parquet", level=LEVELS),
-        young_adults=expand(f"{P}/young_adults/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
+        young_adults=YA_TABLES,
+        young_adults_cells=f"{P}/export/young_adults_cells.parquet",
         areas=f"{P}/geography/areas.parquet",
         attrition=attrition_files,
-        persons=f"{P}/young_adults/young_adults_persons.parquet",
         code=[src("export"), src("disclosure")],
     output:
         expand(f"{T}/transmission_{{level}}.csv", level=LEVELS),
-        expand(f"{T}/young_adults_{{level}}.csv", level=["gemeente", "wijk", "region"]),
         f"{T}/attrition.csv",
         check_json="reports/output_check.json",
         check_md="reports/output_check.md",
@@ -444,12 +470,14 @@ rule export:
         rounding=config["disclosure"]["round_counts_to"] or 0,
         region_name=REGION_NAME,
         synthetic="--synthetic" if SYN["enabled"] else "",
+        ya_files=" ".join(f"tables/young_adults_{lv}.csv" for lv in ["gemeente", "wijk", "region"]),
     log:
         "logs/export.log",
     benchmark:
         "benchmarks/export.tsv"
     shell:
-        "{PY:q} -m pipeline export --measures-dir {P}/measures --young-adults-dir {P}/young_adults"
+        "{PY:q} -m pipeline export --measures-dir {P}/measures --young-adults-cells {input.young_adults_cells:q}"
+        " --young-adults-files {params.ya_files}"
         " --areas {input.areas:q} --attrition {input.attrition:q} --region-name {params.region_name:q}"
         " --min-n {params.d[min_n]} --min-events {params.d[min_events]} --min-df {params.d[min_df]}"
         " --round-counts-to {params.rounding} {params.synthetic} --tables-dir {T} --figures {params.figures:q}"
@@ -759,11 +787,12 @@ def _rule_inputs(r, wcs):
 
 
 def provenance_map():
-    """For every released file that export does not write: the files its rule reads."""
+    """For every released file that export (or export_young_adults) does not write: the files its
+    rule reads."""
     out = {}
     for f in released_files():
         for r in workflow.rules:
-            if r.name not in ("all", "audit", "bundle", "export") and r.is_producer(f):
+            if r.name not in ("all", "audit", "bundle", "export", "export_young_adults") and r.is_producer(f):
                 out[f] = _rule_inputs(r, r.get_wildcards(f))
                 break
     return out

@@ -19,6 +19,7 @@ STEPS = {
     "measures": "pipeline.measures",
     "young_adults_places": "pipeline.young_adults_places",
     "young_adults": "pipeline.young_adults",
+    "export_young_adults": "pipeline.export_young_adults",
     "export": "pipeline.export",
     "rolling": "pipeline.rolling",
     "trend": "pipeline.trend",

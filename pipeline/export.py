@@ -495,6 +495,52 @@ def export_young_adults(ya: dict[str, pd.DataFrame], areas: pd.DataFrame, *, reg
     return {lvl: pd.concat(v, ignore_index=True) for lvl, v in tables.items()}, pd.concat(entries, ignore_index=True)
 
 
+def write_cells(cells: pd.DataFrame, path: str | Path) -> None:
+    """Output-check cells of one part of the export (record of every cell, with its unrounded n:
+    stays in data/processed), for :func:`read_cells`."""
+    io.write_parquet(cells, path)
+
+
+def read_cells(path: str | Path) -> pd.DataFrame:
+    """The cells of :func:`write_cells` as they were (object strings, missing values None)."""
+    return io.read_parquet(path)
+
+
+def young_adults_main(argv: list[str]) -> int:
+    """``python -m pipeline export_young_adults``: disclosure control of the young-adult tables
+    (reports/tables/young_adults_*.csv) and their output-check cells, which ``export`` adds to the
+    output check. Apart from ``export`` because nothing here depends on the cohort's windows: a
+    re-analysis of the transmission measures does not redo it."""
+    ap = argparse.ArgumentParser(prog="python -m pipeline export_young_adults", description=young_adults_main.__doc__)
+    ap.add_argument("--young-adults-dir", required=True)
+    ap.add_argument("--areas", required=True)
+    ap.add_argument("--region-name", required=True)
+    ap.add_argument("--min-n", type=int, default=10)
+    ap.add_argument("--min-events", type=int, default=10)
+    ap.add_argument("--min-df", type=int, default=10)
+    ap.add_argument("--round-counts-to", type=int, default=0)
+    ap.add_argument("--tables-dir", required=True)
+    ap.add_argument("--cells", required=True, help="Parquet: the tables' output-check cells (stays inside)")
+    a = ap.parse_args(argv)
+    io.setup_logging("export_young_adults")
+    th = Thresholds(a.min_n, a.min_events, a.min_df, a.round_counts_to or None)
+    import geopandas as gpd
+    areas = pd.DataFrame(gpd.read_parquet(a.areas).drop(columns="geometry"))
+    ya = {lvl: io.read_parquet(f"{a.young_adults_dir}/young_adults_{lvl}.parquet") for lvl in ("gemeente", "wijk", "region")}
+    # Read as stored (no object strings): only RINPERSOON, the areas, the year and the flags are used,
+    # by codes and masks, so the person-level rows stay small.
+    flags = pd.read_parquet(f"{a.young_adults_dir}/young_adults_persons.parquet")
+    ya_tables, ya_cells = export_young_adults(ya, areas, region_name=a.region_name, th=th, flags=flags)
+    del flags, ya
+    out = Path(a.tables_dir)
+    for lvl, t in ya_tables.items():
+        io.write_csv(t, out / f"young_adults_{lvl}.csv")
+    write_cells(ya_cells, a.cells)
+    n_rel = int(ya_cells["released"].sum())
+    io.log.info("young adults: %d cells, %d released, %d withheld", len(ya_cells), n_rel, len(ya_cells) - n_rel)
+    return 0
+
+
 # --------------------------------------------------------------------------- attrition
 
 def released_attrition(rows: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
@@ -702,7 +748,10 @@ def output_check_markdown(cells: pd.DataFrame, *, th: Thresholds, files: list[st
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipeline export", description=__doc__)
     ap.add_argument("--measures-dir", required=True)
-    ap.add_argument("--young-adults-dir", required=True)
+    ap.add_argument("--young-adults-cells", required=True,
+                    help="the young-adult tables' output-check cells (export_young_adults; stays inside)")
+    ap.add_argument("--young-adults-files", nargs="*", default=[],
+                    help="the released young-adult tables (export_young_adults), as listed in the output check")
     ap.add_argument("--areas", required=True)
     ap.add_argument("--attrition", nargs="+", required=True)
     ap.add_argument("--region-name", required=True)
@@ -723,21 +772,14 @@ def main(argv: list[str]) -> int:
     areas = pd.DataFrame(gpd.read_parquet(a.areas).drop(columns="geometry"))
     measures = {lvl: io.read_parquet(f"{a.measures_dir}/measures_{lvl}.parquet") for lvl in LEVELS}
     trans, cells, released_areas = export_transmission(measures, areas, region_name=a.region_name, th=th)
-    ya = {lvl: io.read_parquet(f"{a.young_adults_dir}/young_adults_{lvl}.parquet") for lvl in ("gemeente", "wijk", "region")}
-    # Read as stored (no object strings): only RINPERSOON, the areas, the year and the flags are used,
-    # by codes and masks, so the person-level rows stay small.
-    flags = pd.read_parquet(f"{a.young_adults_dir}/young_adults_persons.parquet")
-    ya_tables, ya_cells = export_young_adults(ya, areas, region_name=a.region_name, th=th, flags=flags)
-    del flags, measures, ya
-    cells = pd.concat([cells, ya_cells], ignore_index=True)
+    del measures
+    cells = pd.concat([cells, read_cells(a.young_adults_cells)], ignore_index=True)
     files = []
     out = Path(a.tables_dir)
     for lvl, t in trans.items():
         io.write_csv(t, out / f"transmission_{lvl}.csv")
         files.append(f"tables/transmission_{lvl}.csv")
-    for lvl, t in ya_tables.items():
-        io.write_csv(t, out / f"young_adults_{lvl}.csv")
-        files.append(f"tables/young_adults_{lvl}.csv")
+    files += list(a.young_adults_files)
     att = pd.concat([pd.read_csv(f) for f in a.attrition], ignore_index=True)
     io.write_csv(released_attrition(att, th), out / "attrition.csv")
     files.append("tables/attrition.csv")

@@ -14,7 +14,7 @@ from pipeline import tables
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_STEPS = ["ingest", "ingest_year", "household", "cohort", "upbringing", "family_years", "status", "measures",
-                  "young_adults_places", "young_adults", "geography", "export"]
+                  "young_adults_places", "young_adults", "geography", "export_young_adults", "export"]
 
 
 def test_job_files_map_to_their_rule():

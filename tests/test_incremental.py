@@ -32,7 +32,7 @@ EXPECTED = {("ingest_year", f"year={NEW}"),   # INHATAB, KOPPELPERSOONHUISHOUDEN
             ("household", f"year={NEW}"), ("family_years", ""), ("status", ""), ("measures", ""),
             ("young_adults_places", ""),   # its income years (which year ends to place) include the new one
             ("young_adults", ""),
-            ("export", ""),
+            ("export_young_adults", ""), ("export", ""),
             ("rolling", ""), ("trend", ""), ("trend_charts", "")}
 
 
