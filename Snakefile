@@ -352,7 +352,7 @@ def income_years_known(wildcards):
 
 
 YA = f"{P}/young_adults"
-YA_PLACES = [f"{YA}/{f}" for f in ("people.parquet", "places.parquet", "places_counts.json", "places_attrition.csv")]
+YA_PLACES = f"{YA}/places"
 
 
 rule young_adults_places:
@@ -364,7 +364,7 @@ rule young_adults_places:
         years=income_years_known,
         code=[src("young_adults_places"), src("young_adults")],
     output:
-        YA_PLACES,
+        directory(YA_PLACES),
     params:
         years=lambda wildcards: " ".join(map(str, income_years())),
         ages=config["young_adults"]["ages"],
@@ -379,28 +379,52 @@ rule young_adults_places:
         "{PY:q} -m pipeline young_adults_places --persons {input.persons:q} --parents {input.parents:q}"
         " --addresses {input.addresses:q} --areas {input.areas:q} --years {params.years}"
         " --ages {params.ages[0]} {params.ages[1]} --min-parent-age-gap {params.gap}"
-        " --region {params.region} --out-dir {YA} 2> {log:q}"
+        " --region {params.region} --out-dir {output:q} 2> {log:q}"
+
+
+rule young_adults_year:
+    input:
+        places=YA_PLACES,
+        person_year=f"{P}/household/person_year_{{year}}.parquet",
+        code=[src("young_adults_year"), src("young_adults")],
+    output:
+        flags=f"{YA}/years/flags_{{year}}.parquet",
+        attrition=f"{YA}/years/attrition_{{year}}.csv",
+    params:
+        ages=config["young_adults"]["ages"],
+    log:
+        "logs/young_adults_year_{year}.log",
+    benchmark:
+        "benchmarks/young_adults_year_{year}.tsv"
+    shell:
+        "{PY:q} -m pipeline young_adults_year --places-dir {input.places:q} --year {wildcards.year}"
+        " --person-year {input.person_year:q} --ages {params.ages[0]} {params.ages[1]}"
+        " --out {output.flags:q} --attrition {output.attrition:q} 2> {log:q}"
+
+
+def young_adult_years(wildcards):
+    return {"flags": [f"{YA}/years/flags_{y}.parquet" for y in income_years()],
+            "year_attrition": [f"{YA}/years/attrition_{y}.csv" for y in income_years()]}
 
 
 rule young_adults:
     input:
+        unpack(young_adult_years),
         places=YA_PLACES,
-        person_years=person_years,
         code=src("young_adults"),
     output:
         expand(f"{YA}/young_adults_{{level}}.parquet", level=["gemeente", "wijk", "region"]),
         f"{YA}/young_adults_persons.parquet",
         attrition=f"{YA}/attrition.csv",
     params:
-        ages=config["young_adults"]["ages"],
         region_name=REGION_NAME,
     log:
         "logs/young_adults.log",
     benchmark:
         "benchmarks/young_adults.tsv"
     shell:
-        "{PY:q} -m pipeline young_adults --places-dir {YA} --person-years {input.person_years:q}"
-        " --ages {params.ages[0]} {params.ages[1]} --region-name {params.region_name:q} --out-dir {YA}"
+        "{PY:q} -m pipeline young_adults --places-dir {input.places:q} --flags {input.flags:q}"
+        " --year-attrition {input.year_attrition:q} --region-name {params.region_name:q} --out-dir {YA}"
         " --attrition {output.attrition:q} 2> {log:q}"
 
 

@@ -41,7 +41,7 @@ TABLE_TARGETS = ([f"reports/tables/transmission_{lv}.csv" for lv in ("buurt", "w
                  + ["reports/tables/attrition.csv", "reports/output_check.json"])
 # Steps in workflow order; the per-step table follows it.
 STEP_ORDER = ["ingest", "ingest_year", "household", "cohort", "upbringing", "family_years", "status", "measures",
-              "young_adults_places", "young_adults", "geography", "export_young_adults", "export", "maps", "hotspots", "factsheets", "rolling", "trend",
+              "young_adults_places", "young_adults_year", "young_adults", "geography", "export_young_adults", "export", "maps", "hotspots", "factsheets", "rolling", "trend",
               "trend_charts", "audit", "bundle"]
 FIXED_TABLES = ("persons", "parents", "addresses", "areas")
 YEARLY_TABLES = ("income", "koppel", "ihi", "ihi_koppel", "inharma")
@@ -223,7 +223,8 @@ def measure(cmd: list[str], *, log_path: Path, cwd: Path | None = None) -> Measu
 
 _RULE_OF = [(re.compile(r"ingest_\w+_\d{4}"), "ingest_year"),
             (re.compile(r"ingest_\w+"), "ingest"),
-            (re.compile(r"household_\d{4}"), "household")]
+            (re.compile(r"household_\d{4}"), "household"),
+            (re.compile(r"young_adults_year_\d{4}"), "young_adults_year")]
 
 
 def rule_of(stem: str) -> str:

@@ -18,6 +18,7 @@ STEPS = {
     "status": "pipeline.status",
     "measures": "pipeline.measures",
     "young_adults_places": "pipeline.young_adults_places",
+    "young_adults_year": "pipeline.young_adults_year",
     "young_adults": "pipeline.young_adults",
     "export_young_adults": "pipeline.export_young_adults",
     "export": "pipeline.export",

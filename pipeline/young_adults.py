@@ -215,8 +215,15 @@ def aggregate(flags: pd.DataFrame, *, region_name: str) -> dict[str, pd.DataFram
 
 
 _YEAR = re.compile(r"(\d{4})")
-PLACES, PEOPLE, COUNTS_FILE, PLACES_ATTRITION = "places.parquet", "people.parquet", "places_counts.json", \
-    "places_attrition.csv"
+COUNTS_FILE, PLACES_ATTRITION = "counts.json", "attrition.csv"
+
+
+def _people_file(year: int) -> str:
+    return f"people_{year}.parquet"
+
+
+def _placed_file(year: int) -> str:
+    return f"placed_{year}.parquet"
 
 
 def place_young_adults(persons: str | Path, parents: str | Path, addresses: str | Path, areas: str | Path, *,
@@ -249,72 +256,93 @@ def place_young_adults(persons: str | Path, parents: str | Path, addresses: str 
 
 
 def write_places(people: pd.DataFrame, placed: pd.DataFrame, counts: dict[int, dict[str, int]],
-                 attrition: io.Attrition, *, out_dir: str | Path) -> None:
-    """What :func:`place_young_adults` found, for the young_adults step (record level: stays in
-    data/processed)."""
+                 attrition: io.Attrition, *, ages: tuple[int, int], out_dir: str | Path) -> None:
+    """What :func:`place_young_adults` found, per income year (record level: stays in
+    data/processed): the persons of the year's ages with their parents, the year's placed rows,
+    and the counts and parent-link attrition of all years. One file per year, so that each
+    ``young_adults_year`` job reads only its year."""
     out = Path(out_dir)
-    io.write_parquet(people, out / PEOPLE)
-    io.write_parquet(placed, out / PLACES)
+    by = people["birth_year"].to_numpy()
+    at_year = placed["year"].to_numpy()
+    for year in sorted(counts):
+        aged = (year - by >= ages[0]) & (year - by <= ages[1])
+        io.write_parquet(people[aged].reset_index(drop=True), out / _people_file(year))
+        io.write_parquet(placed[at_year == year].reset_index(drop=True), out / _placed_file(year))
     io.write_json({str(y): c for y, c in counts.items()}, out / COUNTS_FILE)
     io.write_csv(attrition.frame(), out / PLACES_ATTRITION)
 
 
-def read_places(places_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, dict[str, int]], list[dict]]:
-    """The files of :func:`write_places`: people, placed, counts per year and the attrition rows."""
+def read_places(places_dir: str | Path, *, year: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """One year of :func:`write_places`: the persons of that year's ages, its placed rows, its counts."""
     d = Path(places_dir)
     counts = {int(y): c for y, c in json.loads((d / COUNTS_FILE).read_text()).items()}
-    rows = pd.read_csv(d / PLACES_ATTRITION, dtype={"step": object, "check": object, "unit": object})
-    return io.read_parquet(d / PEOPLE), io.read_parquet(d / PLACES), counts, rows.to_dict("records")
+    if year not in counts:
+        raise ValueError(f"income year {year} has no young-adult places (young_adults_places ran for the years "
+                         f"{sorted(counts)})")
+    return io.read_parquet(d / _people_file(year)), io.read_parquet(d / _placed_file(year)), counts[year]
 
 
-def young_adults_flags(people: pd.DataFrame, placed: pd.DataFrame, counts: dict[int, dict[str, int]],
-                       person_years: dict[int, str | Path], *, ages: tuple[int, int],
-                       attrition: io.Attrition) -> pd.DataFrame:
-    """Per income year the person-level flags of :func:`young_adults_year`, reading of each year's
-    person-year file only the rows of that year's placed young adults and their parents."""
+def young_adults_of_year(people: pd.DataFrame, here: pd.DataFrame, counts: dict[str, int], person_year: str | Path,
+                         *, year: int, ages: tuple[int, int], attrition: io.Attrition) -> pd.DataFrame:
+    """The person-level flags of :func:`young_adults_year` for one income year, reading of the
+    year's person-year file only the rows of its placed young adults and their parents."""
     import pyarrow.compute as pc
-    flags = []
-    rin = pd.Index(people["RINPERSOON"])   # unique (clean_persons); its hash table is built once
+    rin = pd.Index(people["RINPERSOON"])   # unique (clean_persons)
     parents = people[["father", "mother"]].to_numpy(dtype=object)
-    for year, f in sorted(person_years.items()):
-        if year not in counts:
-            raise ValueError(f"income year {year} has no young-adult places (young_adults_places ran for the "
-                             f"years {sorted(counts)})")
-        here = placed[placed["year"] == year]
-        # Only the rows young_adults_year can look up: this year's placed young adults, their
-        # counted parents, and "" (the key a missing parent is looked up with).
-        at = rin.get_indexer(here["RINPERSOON"])
-        fam = parents[at[at >= 0]].ravel()
-        lookup = pc.unique(io.arrow_strings(np.concatenate([here["RINPERSOON"].to_numpy(dtype=object),
-                                                            fam[pd.notna(fam)], np.array([""], dtype=object)])))
-        del at, fam
-        py = io.read_parquet(f, columns=["RINPERSOONS", "RINPERSOON", "hh", "valid", "poor", "lt_poor"],
-                             rows_in=("RINPERSOON", lookup), arrow_strings=True)
-        io.log.info("%d: %d person-year rows of %d young adults in the region and their parents", year, len(py),
-                    len(here))
-        flags.append(young_adults_year(people, here, py, year=year, ages=ages, counts=counts[year],
-                                       attrition=attrition))
-        del here, py
-    return pd.concat(flags, ignore_index=True)
+    # Only the rows young_adults_year can look up: this year's placed young adults, their
+    # counted parents, and "" (the key a missing parent is looked up with).
+    at = rin.get_indexer(here["RINPERSOON"])
+    fam = parents[at[at >= 0]].ravel()
+    lookup = pc.unique(io.arrow_strings(np.concatenate([here["RINPERSOON"].to_numpy(dtype=object),
+                                                        fam[pd.notna(fam)], np.array([""], dtype=object)])))
+    del at, fam
+    py = io.read_parquet(person_year, columns=["RINPERSOONS", "RINPERSOON", "hh", "valid", "poor", "lt_poor"],
+                         rows_in=("RINPERSOON", lookup), arrow_strings=True)
+    io.log.info("%d: %d person-year rows of %d young adults in the region and their parents", year, len(py), len(here))
+    return young_adults_year(people, here, py, year=year, ages=ages, counts=counts, attrition=attrition)
+
+
+def year_main(argv: list[str]) -> int:
+    """``python -m pipeline young_adults_year``: one income year's young adults (flags and
+    attrition rows), from young_adults_places and the year's person-year file."""
+    ap = argparse.ArgumentParser(prog="python -m pipeline young_adults_year", description=year_main.__doc__)
+    ap.add_argument("--places-dir", required=True, help="the output folder of young_adults_places")
+    ap.add_argument("--year", type=int, required=True)
+    ap.add_argument("--person-year", required=True, help="person_year_{YYYY}.parquet of that year")
+    ap.add_argument("--ages", type=int, nargs=2, default=[22, 26])
+    ap.add_argument("--out", required=True, help="Parquet: the year's person-level flags")
+    ap.add_argument("--attrition", required=True)
+    a = ap.parse_args(argv)
+    io.setup_logging(f"young_adults_year[{a.year}]")
+    people, here, counts = read_places(a.places_dir, year=a.year)
+    att = io.Attrition("young_adults")
+    flags = young_adults_of_year(people, here, counts, a.person_year, year=a.year, ages=tuple(a.ages), attrition=att)
+    io.write_parquet(flags, a.out)
+    io.write_csv(att.frame(), a.attrition)
+    return 0
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipeline young_adults", description=__doc__)
     ap.add_argument("--places-dir", required=True, help="the output folder of young_adults_places")
-    ap.add_argument("--person-years", nargs="+", required=True)
-    ap.add_argument("--ages", type=int, nargs=2, default=[22, 26])
+    ap.add_argument("--flags", nargs="+", required=True, help="young_adults_year's flags, one file per income year")
+    ap.add_argument("--year-attrition", nargs="+", required=True, help="young_adults_year's attrition, per year")
     ap.add_argument("--region-name", required=True)
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--attrition", required=True)
     a = ap.parse_args(argv)
     io.setup_logging("young_adults")
-    people, placed, counts, rows = read_places(a.places_dir)
-    att = io.Attrition("young_adults")
-    att.rows = rows   # the parent links' attrition, from young_adults_places; the years' follows
-    files = {int(_YEAR.findall(Path(f).name)[-1]): f for f in a.person_years}
-    flags = young_adults_flags(people, placed, counts, files, ages=tuple(a.ages), attrition=att)
+    year_of = lambda f: int(_YEAR.findall(Path(f).name)[-1])  # noqa: E731
+    flags = sorted(a.flags, key=year_of)
+    rows = sorted(a.year_attrition, key=year_of)
+    if [year_of(f) for f in flags] != [year_of(f) for f in rows]:
+        raise ValueError("--flags and --year-attrition must be of the same income years")
+    # The parent links' attrition (young_adults_places), then each year's, oldest first.
+    att = pd.concat([pd.read_csv(Path(a.places_dir) / PLACES_ATTRITION)] + [pd.read_csv(f) for f in rows],
+                    ignore_index=True)
+    flags = pd.concat([io.read_parquet(f) for f in flags], ignore_index=True)
     io.write_parquet(flags, f"{a.out_dir}/young_adults_persons.parquet")
     for level, t in aggregate(flags, region_name=a.region_name).items():
         io.write_parquet(t, f"{a.out_dir}/young_adults_{level}.parquet")
-    io.write_csv(att.frame(), a.attrition)
+    io.write_csv(att, a.attrition)
     return 0

@@ -32,5 +32,5 @@ def main(argv: list[str]) -> int:
                                                 region=a.region, attrition=att)
     io.log.info("%d persons aged %d-%d in an income year, %d person-years placed in the region", len(people),
                 a.ages[0], a.ages[1], len(placed))
-    write_places(people, placed, counts, att, out_dir=a.out_dir)
+    write_places(people, placed, counts, att, ages=tuple(a.ages), out_dir=a.out_dir)
     return 0

@@ -14,7 +14,7 @@ from pipeline import tables
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_STEPS = ["ingest", "ingest_year", "household", "cohort", "upbringing", "family_years", "status", "measures",
-                  "young_adults_places", "young_adults", "geography", "export_young_adults", "export"]
+                  "young_adults_places", "young_adults_year", "young_adults", "geography", "export_young_adults", "export"]
 
 
 def test_job_files_map_to_their_rule():
@@ -24,6 +24,7 @@ def test_job_files_map_to_their_rule():
     assert run.rule_of("ingest_koppel_2023") == "ingest_year"
     assert run.rule_of("ingest_ihi_koppel_2009") == "ingest_year"
     assert run.rule_of("household_2019") == "household"
+    assert run.rule_of("young_adults_year_2019") == "young_adults_year"
     assert run.rule_of("young_adults") == "young_adults"
 
 

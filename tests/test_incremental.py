@@ -31,6 +31,7 @@ TARGETS = ([f"reports/tables/{name}_{lvl}.csv" for name in ("cohorts", "young_ad
 EXPECTED = {("ingest_year", f"year={NEW}"),   # INHATAB, KOPPELPERSOONHUISHOUDEN and INHARMATAB (the new line)
             ("household", f"year={NEW}"), ("family_years", ""), ("status", ""), ("measures", ""),
             ("young_adults_places", ""),   # its income years (which year ends to place) include the new one
+            *(("young_adults_year", f"year={y}") for y in range(2011, NEW + 1)),   # read the places again
             ("young_adults", ""),
             ("export_young_adults", ""), ("export", ""),
             ("rolling", ""), ("trend", ""), ("trend_charts", "")}

@@ -49,7 +49,7 @@ TARGET = "export"                  # the released tables; maps and later steps a
 # The failing run stops at the first step that reads the persons table.
 FAILING_TARGET = "data/processed/cohort/children.parquet"
 RULES = {"synthesize", "ingest", "ingest_year", "household", "cohort", "upbringing", "family_years", "status",
-         "measures", "young_adults_places", "young_adults", "geography", "export_young_adults", "export"}
+         "measures", "young_adults_places", "young_adults_year", "young_adults", "geography", "export_young_adults", "export"}
 CLUSTER_TIMEOUT = 480              # seconds, per Snakemake call; SIGKILL after that
 LOCAL_TIMEOUT = 300
 
