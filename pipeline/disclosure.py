@@ -48,6 +48,19 @@ class Thresholds:
     min_df: int = 10
     round_counts_to: int | None = None
 
+    @staticmethod
+    def add_options(ap) -> None:
+        """The threshold options of every step that releases numbers (argparse parser ``ap``)."""
+        ap.add_argument("--min-n", type=int, default=10)
+        ap.add_argument("--min-events", type=int, default=10)
+        ap.add_argument("--min-df", type=int, default=10)
+        ap.add_argument("--round-counts-to", type=int, default=0, help="0: no rounding")
+
+    @classmethod
+    def from_options(cls, a) -> "Thresholds":
+        """The thresholds of parsed :meth:`add_options` options."""
+        return cls(a.min_n, a.min_events, a.min_df, a.round_counts_to or None)
+
 
 # --------------------------------------------------------------------------- cell models
 

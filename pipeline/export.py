@@ -515,17 +515,13 @@ def young_adults_main(argv: list[str]) -> int:
     ap.add_argument("--young-adults-dir", required=True)
     ap.add_argument("--areas", required=True)
     ap.add_argument("--region-name", required=True)
-    ap.add_argument("--min-n", type=int, default=10)
-    ap.add_argument("--min-events", type=int, default=10)
-    ap.add_argument("--min-df", type=int, default=10)
-    ap.add_argument("--round-counts-to", type=int, default=0)
+    Thresholds.add_options(ap)
     ap.add_argument("--tables-dir", required=True)
     ap.add_argument("--cells", required=True, help="Parquet: the tables' output-check cells (stays inside)")
     a = ap.parse_args(argv)
     io.setup_logging("export_young_adults")
-    th = Thresholds(a.min_n, a.min_events, a.min_df, a.round_counts_to or None)
-    import geopandas as gpd
-    areas = pd.DataFrame(gpd.read_parquet(a.areas).drop(columns="geometry"))
+    th = Thresholds.from_options(a)
+    areas = io.read_attributes(a.areas)
     ya = {lvl: io.read_parquet(f"{a.young_adults_dir}/young_adults_{lvl}.parquet") for lvl in ("gemeente", "wijk", "region")}
     # Read as stored (no object strings): only RINPERSOON, the areas, the year and the flags are used,
     # by codes and masks, so the person-level rows stay small.
@@ -755,10 +751,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--areas", required=True)
     ap.add_argument("--attrition", nargs="+", required=True)
     ap.add_argument("--region-name", required=True)
-    ap.add_argument("--min-n", type=int, default=10)
-    ap.add_argument("--min-events", type=int, default=10)
-    ap.add_argument("--min-df", type=int, default=10)
-    ap.add_argument("--round-counts-to", type=int, default=0)
+    Thresholds.add_options(ap)
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--figures", default="{}", help="JSON: released figure -> the files it is built from")
     ap.add_argument("--tables-dir", required=True)
@@ -767,9 +760,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--check-internal", required=True, help="Parquet: every cell with its unrounded n (stays inside)")
     a = ap.parse_args(argv)
     io.setup_logging("export")
-    th = Thresholds(a.min_n, a.min_events, a.min_df, a.round_counts_to or None)
-    import geopandas as gpd
-    areas = pd.DataFrame(gpd.read_parquet(a.areas).drop(columns="geometry"))
+    th = Thresholds.from_options(a)
+    areas = io.read_attributes(a.areas)
     measures = {lvl: io.read_parquet(f"{a.measures_dir}/measures_{lvl}.parquet") for lvl in LEVELS}
     trans, cells, released_areas = export_transmission(measures, areas, region_name=a.region_name, th=th)
     del measures

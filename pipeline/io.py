@@ -570,6 +570,20 @@ def write_parquet_pieces(pieces: Iterable, path: str | Path) -> int:
     return n
 
 
+def read_attributes(path: str | Path) -> pd.DataFrame:
+    """A GeoParquet file's attribute columns as a plain frame, without its geometry columns (named
+    in the file's ``geo`` metadata) and without importing geopandas: what geopandas'
+    ``read_parquet(path).drop(columns="geometry")`` gives, for steps that only need the codes
+    and names of the areas."""
+    import json
+
+    import pyarrow.parquet as pq
+    schema = pq.read_schema(path)
+    geo = json.loads((schema.metadata or {}).get(b"geo", b"{}"))
+    geometry = set(geo.get("columns", {})) or {"geometry"}
+    return pd.read_parquet(path, columns=[c for c in schema.names if c not in geometry])
+
+
 def read_parquet(path: str | Path, columns: list[str] | None = None, *,
                  rows_in: tuple[str, Iterable] | None = None, arrow_strings: bool = False) -> pd.DataFrame:
     """A Parquet file with strings as object dtype; ``rows_in=(column, values)`` reads only the

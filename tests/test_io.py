@@ -223,3 +223,20 @@ def test_strings_typed_into_arrow_match_plain_pandas(values):
     got = pio._stripped_arrow(s)
     assert got is not None and got.null_count == 0
     assert got.to_pylist() == _old_text(s).tolist()
+
+
+def test_read_attributes_is_geopandas_without_geometry(tmp_path):
+    """The export steps read the areas' codes and names without geopandas: the same frame as
+    geopandas' read minus the geometry, also where the geometry column has another name."""
+    import geopandas as gpd
+    from shapely.geometry import box
+    g = gpd.GeoDataFrame({"area_code": ["GM0014", "WK001401", None], "area_name": ["Groningen", "Centrum", "x"],
+                          "level": ["gemeente", "wijk", "buurt"], "n": [1, 2, 3]},
+                         geometry=[box(0, 0, 1, 1), box(0, 0, 1, 2), box(1, 1, 2, 2)], crs="EPSG:28992")
+    for name in ("geometry", "shape"):
+        p = tmp_path / f"{name}.parquet"
+        (g if name == "geometry" else g.rename_geometry(name)).to_parquet(p)
+        want = pd.DataFrame(gpd.read_parquet(p).drop(columns=name))
+        got = pio.read_attributes(p)
+        pd.testing.assert_frame_equal(got, want)
+        assert list(got.columns) == ["area_code", "area_name", "level", "n"]
