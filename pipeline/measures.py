@@ -341,12 +341,6 @@ def _label_codes(kids: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]
     return out
 
 
-def group_labels(kids: pd.DataFrame) -> dict[str, pd.Series]:
-    """Per breakdown the label of each child ("onbekend" where the register does not say)."""
-    return {name: pd.Series(names[codes], index=kids.index, name=BREAKDOWNS[name][0], dtype=object)
-            for name, (codes, names) in _label_codes(kids).items()}
-
-
 def all_levels(kids: pd.DataFrame, *, region_name: str, breakdowns: bool = True) -> dict[str, pd.DataFrame]:
     """Measures with shrinkage for buurt, wijk, gemeente and the region (one row), and, with
     ``breakdowns``, for every (level, breakdown) as tables keyed "level|breakdown".
